@@ -1,0 +1,149 @@
+"""The compiled plan: an immutable picture of one motia.yaml.
+
+Everything the runner needs is here, resolved: durations are seconds, sizes are bytes,
+schema names are replaced by the JSON Schema they name, step defaults are merged in.
+Nothing at run time mutates a plan; a changed project is a new plan.
+
+JSON Schemas are kept as plain dicts (jsonschema and JSON serialisation want them so);
+treat them as read-only. Every other container is a tuple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+StepType = Literal["api", "event", "cron", "noop"]
+Language = Literal["python", "node"]
+JSONSchema = dict[str, Any]
+
+LANGUAGE_BY_EXTENSION: dict[str, Language] = {
+    ".py": "python",
+    ".js": "node",
+    ".mjs": "node",
+    ".cjs": "node",
+}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before retry attempt n (n >= 1) is `min(initial * factor**(n-1), max)`."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    max: float = 60.0
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before the `retry`-th retry (1-based)."""
+        return float(min(self.initial * self.factor ** max(retry - 1, 0), self.max))
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Where a step's code lives: `path` is relative to the project root."""
+
+    path: str
+    function: str = "handler"
+    language: Language = "python"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    schema: JSONSchema | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step with every default merged in; fields not meaningful for its type stay empty."""
+
+    name: str
+    type: StepType
+    handler: Handler | None = None
+    description: str = ""
+    flows: tuple[str, ...] = ()
+    emits: tuple[str, ...] = ()
+    subscribes: tuple[str, ...] = ()
+    # execution, from `defaults` unless the step overrides them
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: Backoff = field(default_factory=Backoff)
+    workers: int = 1
+    concurrency: int = 32
+    memory: int = 512 * 1024 * 1024
+    idempotent: bool = False
+    # api
+    method: str | None = None
+    path: str | None = None
+    body: JSONSchema | None = None
+    query: JSONSchema | None = None
+    responses: tuple[Response, ...] = ()
+    # cron
+    cron: str | None = None
+    timezone: str | None = None
+
+    @property
+    def runs(self) -> bool:
+        """False for noop steps, which are drawn but never executed."""
+        return self.type != "noop" and self.handler is not None
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        if not self.path:
+            return ()
+        return tuple(seg[1:-1] for seg in self.path.split("/") if seg.startswith("{"))
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    schema: JSONSchema | None = None
+    schema_name: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Adapters:
+    events: str = "memory"
+    state: str = "sqlite"
+
+
+@dataclass(frozen=True)
+class App:
+    """A whole compiled project. `root` is the absolute directory holding motia.yaml."""
+
+    name: str
+    root: str
+    source: str = "motia.yaml"
+    version: int = 1
+    adapters: Adapters = field(default_factory=Adapters)
+    schemas: tuple[tuple[str, JSONSchema], ...] = ()
+    topics: tuple[Topic, ...] = ()
+    flows: tuple[Flow, ...] = ()
+    steps: tuple[Step, ...] = ()
+    source_hash: str = ""
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def topic(self, name: str) -> Topic:
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise KeyError(name)
+
+    def subscribers(self, topic: str) -> tuple[Step, ...]:
+        """Steps that run when `topic` is published (noop subscribers excluded)."""
+        return tuple(s for s in self.steps if topic in s.subscribes and s.runs)
+
+    def steps_of(self, type_: StepType) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.type == type_)

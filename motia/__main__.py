@@ -1,0 +1,5 @@
+import sys
+
+from motia.cli import main
+
+sys.exit(main())

@@ -1,0 +1,160 @@
+"""The event bus contract: fan-out, at-least-once delivery, retries, dead letters, replay.
+
+`EventBus` owns the delivery rules users rely on; a backend supplies transport:
+
+- `_publish(events)`: durably hand events to every subscribed step's queue; return only
+  when they are safe (broker confirmed / enqueued in memory).
+- `_send_to(step, event, delay)`: put one event on one step's queue only, after `delay`
+  seconds (retries and dead-letter replay must not fan out again).
+- `_consume(step, prefetch)`: start delivering that step's queue to `self._deliver`.
+- `_close(grace)`: stop intake, let in-flight deliveries finish within `grace`, release.
+
+`_deliver(step, event)` is the template method every backend calls per message: it runs
+the step's consumer; on failure it schedules the next attempt with the step's backoff, or
+after the last retry writes a dead letter to the state store. It returns normally in
+every case once the message may be acknowledged: the backend acks after it returns, and
+leaves the message unacked (redelivered by the broker) only if it raises, which happens
+when the retry or dead letter itself could not be recorded.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from motia.compiler.ir import App, Step
+from motia.errors import InvocationError
+from motia.runner.hooks import Hooks
+from motia.runner.state.base import DeadLetter, StateStore
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as it travels; `attempt` counts deliveries to the consuming step (1-based)."""
+
+    topic: str
+    data: Any
+    trace_id: str
+    event_id: str = field(default_factory=new_id)
+    attempt: int = 1
+    first_failure: float | None = None
+    source: str | None = None  # the emitting step, None for `motia emit`
+    time: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "data": self.data,
+            "trace_id": self.trace_id,
+            "event_id": self.event_id,
+            "attempt": self.attempt,
+            "first_failure": self.first_failure,
+            "source": self.source,
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Event:
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+
+
+#: what the runtime registers per event step: run the handler, publish its emits; raise on failure
+Consumer = Callable[[Event], Awaitable[None]]
+
+
+class EventBus(ABC):
+    """Delivery rules shared by every backend; see the module docstring for the primitives."""
+
+    kind: str = ""
+
+    def __init__(self, app: App, store: StateStore, hooks: Hooks | None = None) -> None:
+        self.app = app
+        self.store = store
+        self.hooks = hooks or Hooks()
+        self._consumers: dict[str, Consumer] = {}
+        self._steps: dict[str, Step] = {s.name: s for s in app.steps}
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and declare topology; raise AdapterUnavailable when unreachable."""
+
+    async def start(self, consumers: Mapping[str, Consumer]) -> None:
+        """Begin delivering to `consumers` (step name -> consumer). `{}` publishes only."""
+        self._consumers = dict(consumers)
+        for name in self._consumers:
+            step = self._steps[name]
+            await self._consume(step, prefetch=step.workers * step.concurrency)
+
+    async def close(self, grace: float = 10.0) -> None:
+        await self._close(grace)
+
+    # --- publishing ---------------------------------------------------------------------
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if events:
+            await self._publish(list(events))
+            self.hooks.after_publish(list(events))
+
+    async def replay(self, letter: DeadLetter) -> Event:
+        """Send a dead letter back to its step as a fresh first attempt."""
+        event = Event(
+            topic=letter.topic, data=letter.data, trace_id=letter.trace_id,
+            event_id=letter.event_id, attempt=1, source=None,
+        )
+        await self._send_to(self._steps[letter.step], event, 0.0)
+        return event
+
+    # --- delivery (template method) -------------------------------------------------------
+
+    async def _deliver(self, step: Step, event: Event) -> None:
+        try:
+            await self._consumers[step.name](event)
+        except Exception as exc:  # every handler failure is retried or dead-lettered
+            await self._failed(step, event, exc)
+
+    async def _failed(self, step: Step, event: Event, exc: Exception) -> None:
+        failed_at = event.first_failure or time.time()
+        if event.attempt <= step.retries:
+            delay = step.backoff.delay(event.attempt)
+            retry = replace(event, attempt=event.attempt + 1, first_failure=failed_at)
+            await self._send_to(step, retry, delay)
+            self.hooks.after_retry_scheduled(step.name, retry, delay, str(exc))
+            return
+        letter = DeadLetter(
+            step=step.name, topic=event.topic, data=event.data, event_id=event.event_id,
+            trace_id=event.trace_id, attempts=event.attempt, error=error_record(exc),
+        )
+        await self.store.add_dead_letter(letter)
+        self.hooks.after_dead_letter(letter)
+
+    # --- primitives -----------------------------------------------------------------------
+
+    @abstractmethod
+    async def _publish(self, events: list[Event]) -> None: ...
+
+    @abstractmethod
+    async def _send_to(self, step: Step, event: Event, delay: float) -> None: ...
+
+    @abstractmethod
+    async def _consume(self, step: Step, prefetch: int) -> None: ...
+
+    @abstractmethod
+    async def _close(self, grace: float) -> None: ...
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """The {type, message, traceback} kept with a dead letter."""
+    if isinstance(exc, InvocationError):
+        return {"type": exc.type, "message": exc.message, "traceback": exc.traceback}
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": tb}

@@ -1,0 +1,103 @@
+"""Runtime hooks: named `before_*`/`after_*` callbacks that do nothing by default.
+
+Tracing, metrics, the Workbench feed and the test harness subclass `Hooks` and
+override what they need; `HookSet` fans each call out to all of them. Hooks must be
+cheap and must not raise (an error in one is logged and swallowed by HookSet): they sit
+on the hot path of every invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from motia.runner.bus.base import Event
+    from motia.runner.logs import LogRecord
+    from motia.runner.state.base import DeadLetter
+    from motia.runner.workers.api import InvocationContext
+
+_log = logging.getLogger("motia.hooks")
+
+
+class Hooks:
+    """Base class: every hook is a no-op."""
+
+    def before_invoke(self, step: str, ctx: InvocationContext, payload: Any) -> None: ...
+
+    def after_invoke(
+        self, step: str, ctx: InvocationContext, duration: float, error: BaseException | None
+    ) -> None: ...
+
+    def after_emit(self, step: str, ctx: InvocationContext, event: Event) -> None:
+        """An event was accepted by ctx.emit (it is published only if the handler succeeds)."""
+
+    def after_publish(self, events: list[Event]) -> None: ...
+
+    def after_state_op(self, step: str, ctx: InvocationContext, op: str, args: list[Any]) -> None: ...
+
+    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str) -> None: ...
+
+    def after_dead_letter(self, letter: DeadLetter) -> None: ...
+
+    def after_worker_started(self, step: str, pid: int) -> None: ...
+
+    def after_worker_exited(self, step: str, pid: int, reason: str) -> None: ...
+
+    def after_cron_fired(self, step: str, scheduled: float, trace_id: str) -> None: ...
+
+    def on_log(self, record: LogRecord) -> None: ...
+
+
+class HookSet(Hooks):
+    """Calls every registered `Hooks` in order; an exception in one never reaches the caller."""
+
+    def __init__(self, *hooks: Hooks) -> None:
+        self._hooks: list[Hooks] = list(hooks)
+
+    def add(self, hooks: Hooks) -> None:
+        self._hooks.append(hooks)
+
+    def remove(self, hooks: Hooks) -> None:
+        if hooks in self._hooks:
+            self._hooks.remove(hooks)
+
+    def _call(self, name: str, *args: Any) -> None:
+        for hooks in self._hooks:
+            try:
+                getattr(hooks, name)(*args)
+            except Exception:  # a broken observer must not break delivery
+                _log.exception("hook %s of %r failed", name, hooks)
+
+    def before_invoke(self, *a: Any) -> None:
+        self._call("before_invoke", *a)
+
+    def after_invoke(self, *a: Any) -> None:
+        self._call("after_invoke", *a)
+
+    def after_emit(self, *a: Any) -> None:
+        self._call("after_emit", *a)
+
+    def after_publish(self, *a: Any) -> None:
+        self._call("after_publish", *a)
+
+    def after_state_op(self, *a: Any) -> None:
+        self._call("after_state_op", *a)
+
+    def after_retry_scheduled(self, *a: Any) -> None:
+        self._call("after_retry_scheduled", *a)
+
+    def after_dead_letter(self, *a: Any) -> None:
+        self._call("after_dead_letter", *a)
+
+    def after_worker_started(self, *a: Any) -> None:
+        self._call("after_worker_started", *a)
+
+    def after_worker_exited(self, *a: Any) -> None:
+        self._call("after_worker_exited", *a)
+
+    def after_cron_fired(self, *a: Any) -> None:
+        self._call("after_cron_fired", *a)
+
+    def on_log(self, *a: Any) -> None:
+        self._call("on_log", *a)

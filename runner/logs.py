@@ -1,0 +1,96 @@
+"""Structured log lines: every line carries step, trace id and event id.
+
+Handlers' `ctx.logger` calls, worker stderr/stdout and the runtime's own messages all
+become `LogRecord`s and go through one `Logger`, which writes them (pretty on a
+terminal, JSON lines with `--log-format json`) and hands them to the hooks (Workbench
+live logs, traces, the test harness).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, TextIO
+
+from motia.runner.hooks import Hooks
+
+LEVELS = ("debug", "info", "warn", "error")
+_COLOURS = {"debug": "\x1b[2m", "info": "\x1b[36m", "warn": "\x1b[33m", "error": "\x1b[31m"}
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    level: str
+    msg: str
+    data: Any = None
+    step: str | None = None
+    trace_id: str | None = None
+    event_id: str | None = None
+    time: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Logger:
+    """Writes records to a stream and to the hooks. `fmt` is "pretty", "json" or "none"."""
+
+    def __init__(
+        self, hooks: Hooks | None = None, *, fmt: str = "pretty", stream: TextIO | None = None,
+        level: str = "info",
+    ) -> None:
+        self.hooks = hooks or Hooks()
+        self.fmt = fmt
+        self.stream = stream or sys.stderr
+        self.min_level = LEVELS.index(level)
+        self._colour = fmt == "pretty" and getattr(self.stream, "isatty", lambda: False)()
+
+    def emit(self, record: LogRecord) -> None:
+        self.hooks.on_log(record)
+        if self.fmt == "none" or LEVELS.index(_level(record.level)) < self.min_level:
+            return
+        line = self._json(record) if self.fmt == "json" else self._pretty(record)
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # closed stream during shutdown: the hooks still saw it
+            pass
+
+    def log(self, level: str, msg: str, data: Any = None, **ids: str | None) -> None:
+        self.emit(LogRecord(level=_level(level), msg=msg, data=data, **ids))
+
+    def debug(self, msg: str, data: Any = None, **ids: str | None) -> None:
+        self.log("debug", msg, data, **ids)
+
+    def info(self, msg: str, data: Any = None, **ids: str | None) -> None:
+        self.log("info", msg, data, **ids)
+
+    def warn(self, msg: str, data: Any = None, **ids: str | None) -> None:
+        self.log("warn", msg, data, **ids)
+
+    def error(self, msg: str, data: Any = None, **ids: str | None) -> None:
+        self.log("error", msg, data, **ids)
+
+    @staticmethod
+    def _json(record: LogRecord) -> str:
+        return json.dumps(record.to_dict(), default=str, separators=(",", ":"))
+
+    def _pretty(self, record: LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.time))
+        level = record.level.upper().ljust(5)
+        if self._colour:
+            level = f"{_COLOURS.get(record.level, '')}{level}\x1b[0m"
+        where = f"[{record.step}]" if record.step else "[motia]"
+        ids = f" trace={record.trace_id[:8]}" if record.trace_id else ""
+        ids += f" event={record.event_id[:8]}" if record.event_id else ""
+        data = f" {json.dumps(record.data, default=str)}" if record.data not in (None, {}) else ""
+        return f"{stamp} {level} {where} {record.msg}{data}{ids}"
+
+
+def _level(level: str) -> str:
+    level = level.lower()
+    if level == "warning":
+        return "warn"
+    return level if level in LEVELS else "info"

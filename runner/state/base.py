@@ -1,0 +1,183 @@
+"""The state store contract: shared JSON state, dead letters, leases and idempotency marks.
+
+`StateStore` owns everything users see (JSON encoding, argument checks, the reserved
+namespace, dead-letter records, leases); a backend fills in a handful of primitives on
+JSON *text*. A new backend is a short file; tests/runner/state/test_contract.py runs the
+same suite against every backend.
+
+Groups whose name starts with `__motia.` are reserved for the runtime (dead letters,
+cron leases, idempotency marks); users cannot read or write them through the public API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from motia.errors import StateError
+
+RESERVED_PREFIX = "__motia."
+DLQ_GROUP = "__motia.dlq"
+LEASE_GROUP = "__motia.lease"
+DONE_GROUP = "__motia.done"
+
+Number = int | float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a step gave up on after its last retry, kept until replayed."""
+
+    step: str
+    topic: str
+    data: Any
+    event_id: str
+    trace_id: str
+    attempts: int
+    error: dict[str, Any]  # {"type", "message", "traceback"}
+    time: float = field(default_factory=time.time)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DeadLetter:
+        return cls(**raw)
+
+
+class StateStore(ABC):
+    """Shared state for one app. Backends implement the `_primitives`; callers use the rest."""
+
+    #: short name used by --state and in messages ("memory", "sqlite", "redis", "postgres")
+    kind: str = ""
+
+    def __init__(self, namespace: str) -> None:
+        # The namespace (the app name) lets several apps share one Redis or database.
+        self.namespace = namespace
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect; raise AdapterUnavailable with the URL and the fix when unreachable."""
+
+    async def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    async def __aenter__(self) -> StateStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- public state API (ctx.state) ------------------------------------------------
+
+    async def get(self, group: str, key: str) -> Any:
+        raw = await self._get(_group(group), _key(key))
+        return None if raw is None else json.loads(raw)
+
+    async def set(self, group: str, key: str, value: Any) -> Any:
+        await self._set(_group(group), _key(key), _encode(value))
+        return value
+
+    async def delete(self, group: str, key: str) -> None:
+        await self._delete(_group(group), _key(key))
+
+    async def get_group(self, group: str) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in (await self._items(_group(group))).items()}
+
+    async def clear(self, group: str) -> None:
+        await self._clear(_group(group))
+
+    async def incr(self, group: str, key: str, by: Number = 1) -> Number:
+        if isinstance(by, bool) or not isinstance(by, int | float):
+            raise StateError(f"incr by {by!r}: expected a number")
+        return await self._incr(_group(group), _key(key), by)
+
+    async def groups(self) -> list[str]:
+        """User groups that hold at least one key, sorted (for `motia state ls`)."""
+        return sorted(g for g in await self._groups() if not g.startswith(RESERVED_PREFIX))
+
+    # --- dead letters -----------------------------------------------------------------
+
+    async def add_dead_letter(self, letter: DeadLetter) -> None:
+        await self._set(DLQ_GROUP, letter.id, _encode(letter.to_dict()))
+
+    async def dead_letters(self, step: str | None = None) -> list[DeadLetter]:
+        letters = [DeadLetter.from_dict(json.loads(v)) for v in (await self._items(DLQ_GROUP)).values()]
+        return sorted((d for d in letters if step is None or d.step == step), key=lambda d: d.time)
+
+    async def take_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """Remove and return a dead letter (to replay it); None when it is not there."""
+        raw = await self._get(DLQ_GROUP, letter_id)
+        if raw is None:
+            return None
+        await self._delete(DLQ_GROUP, letter_id)
+        return DeadLetter.from_dict(json.loads(raw))
+
+    # --- leases and idempotency marks ---------------------------------------------------
+
+    async def acquire_lease(self, name: str, ttl: float, owner: str = "") -> bool:
+        """True for exactly one caller per `name` until `ttl` seconds pass (cron ticks)."""
+        return await self._add_if_absent(LEASE_GROUP, name, _encode(owner), ttl)
+
+    async def mark_done(self, key: str, ttl: float) -> bool:
+        """Record that `key` (e.g. step + event id) completed; False if it already had."""
+        return await self._add_if_absent(DONE_GROUP, key, "true", ttl)
+
+    async def is_done(self, key: str) -> bool:
+        return await self._get(DONE_GROUP, key) is not None
+
+    # --- primitives a backend implements (JSON text in and out) -------------------------
+
+    @abstractmethod
+    async def _get(self, group: str, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def _set(self, group: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def _delete(self, group: str, key: str) -> None: ...
+
+    @abstractmethod
+    async def _items(self, group: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    async def _clear(self, group: str) -> None: ...
+
+    @abstractmethod
+    async def _incr(self, group: str, key: str, by: Number) -> Number:
+        """Atomically add `by` (missing counts as 0); StateError if the value is not a number."""
+
+    @abstractmethod
+    async def _groups(self) -> list[str]: ...
+
+    @abstractmethod
+    async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
+        """Set only if absent or expired; True when this call set it. Expiry after `ttl` s."""
+
+
+def _group(group: object) -> str:
+    if not isinstance(group, str) or not group:
+        raise StateError(f"state group {group!r}: expected a non-empty string")
+    if group.startswith(RESERVED_PREFIX):
+        raise StateError(f"state group {group!r}: names starting with {RESERVED_PREFIX!r} are reserved")
+    return group
+
+
+def _key(key: object) -> str:
+    if not isinstance(key, str) or not key:
+        raise StateError(f"state key {key!r}: expected a non-empty string")
+    return key
+
+
+def _encode(value: Any) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"state value is not JSON: {exc}") from None

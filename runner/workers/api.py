@@ -1,0 +1,44 @@
+"""What the rest of the runner sees of the worker layer: one call, `pool.invoke`.
+
+The gateway, the bus consumers and the cron loop all run handlers through
+`WorkerPool.invoke(step, payload, ctx)`. The pool validates `ctx.emit` calls against the
+plan, answers `ctx.state.*` from the store, forwards log lines, and returns the emitted
+events with the result; the *caller* publishes them, and only on success (SPEC §4).
+
+Payload by step type:
+- api:   {"body", "query", "params", "headers", "method", "path"}  (handler gets `req`)
+- event: the validated event data                                   (handler gets `data`)
+- cron:  None                                                       (handler gets only `ctx`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InvocationContext:
+    """The ids a handler sees as ctx.trace_id, ctx.event_id, ctx.attempt, ctx.topic."""
+
+    trace_id: str
+    event_id: str
+    attempt: int = 1
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Emit:
+    """An event a handler emitted, already validated against the plan."""
+
+    topic: str
+    data: Any
+
+
+@dataclass
+class InvocationResult:
+    """The handler's return value and the events it emitted, in emit order."""
+
+    value: Any
+    emits: list[Emit] = field(default_factory=list)
+    duration: float = 0.0
