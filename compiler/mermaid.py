@@ -1,0 +1,132 @@
+"""The flows as a Mermaid `flowchart LR`, for READMEs and pull requests.
+
+Layout choices:
+- one subgraph per flow, in declaration order; a step in several flows is drawn once,
+  in its first flow (Mermaid cannot place one node in two subgraphs), and its edges
+  are all drawn, so the other flows still show it connected. A flow left with no node
+  of its own gets no subgraph: Mermaid draws an empty subgraph as a stray node;
+- a topic sits in the first flow of the steps touching it, outside any subgraph when
+  none of them is in a flow; steps in no flow sit outside every subgraph;
+- edges come from `emits` and `subscribes` alone, whatever the flows say.
+
+Any name renders: node ids are rebuilt from `[A-Za-z0-9_]` with a kind prefix (and a
+numeric suffix when two names sanitise alike), and labels are quoted with Mermaid's
+`#name;` entities for every character that could end or reinterpret them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+from motia.compiler.graph import build_graph
+from motia.compiler.ir import App
+
+_ENTITIES = {
+    '"': "#quot;",
+    "#": "#35;",
+    "&": "#amp;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "`": "#96;",
+    ";": "#59;",
+    "\\": "#92;",
+}
+_PREFIX = {"step": "s_", "topic": "t_", "flow": "f_"}
+_CLASSES = (
+    "classDef api fill:#e8f1fb,stroke:#1f5f9e",
+    "classDef cron fill:#fdf3e3,stroke:#a86400",
+    "classDef topic fill:#f1eafa,stroke:#6b3fa0",
+    "classDef noop fill:#ffffff,stroke:#777777,stroke-dasharray: 5 5",
+)
+
+
+def escape_label(text: str) -> str:
+    """`text` safe inside a double-quoted Mermaid label (quotes become `#quot;`)."""
+    flat = " ".join(text.splitlines())
+    return "".join(_ENTITIES.get(char, char) for char in flat)
+
+
+class _Ids:
+    """Mermaid ids: ASCII letters, digits and `_`, unique across the whole chart."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], str] = {}
+        self._used: set[str] = set()
+
+    def __call__(self, kind: str, name: str) -> str:
+        key = (kind, name)
+        if key not in self._by_key:
+            self._by_key[key] = self._fresh(_PREFIX[kind] + _sanitise(name))
+        return self._by_key[key]
+
+    def _fresh(self, base: str) -> str:
+        candidate, n = base, 1
+        while candidate in self._used:
+            n += 1
+            candidate = f"{base}_{n}"
+        self._used.add(candidate)
+        return candidate
+
+
+def _sanitise(name: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name)
+
+
+def render_mermaid(app: App) -> str:
+    """The Mermaid source of `app`'s flows (see the module docstring for the layout)."""
+    graph = build_graph(app)
+    ids = _Ids()
+    for node, attrs in graph.nodes(data=True):
+        ids(attrs["kind"], attrs["name"])
+    flows = _flow_order(app, graph)
+    homes = _homes(graph)
+    lines = ["flowchart LR"]
+    for flow in flows:
+        members = [node for node in graph if homes[node] == flow]
+        if not members:
+            continue
+        lines.append(f'    subgraph {ids("flow", flow)}["{escape_label(flow)}"]')
+        lines.append("        direction LR")
+        lines += _node_lines(graph, ids, members, "        ")
+        lines.append("    end")
+    lines += _node_lines(graph, ids, (n for n in graph if homes[n] is None), "    ")
+    for source, target in graph.edges:
+        src, dst = graph.nodes[source], graph.nodes[target]
+        lines.append(f"    {ids(src['kind'], src['name'])} --> {ids(dst['kind'], dst['name'])}")
+    lines += [f"    {line}" for line in _CLASSES]
+    return "\n".join(lines) + "\n"
+
+
+def _flow_order(app: App, graph: nx.DiGraph) -> list[str]:
+    """Declared flows first, then any flow only a step names, by first appearance."""
+    order = [flow.name for flow in app.flows]
+    for _, attrs in graph.nodes(data=True):
+        order += [flow for flow in attrs["flows"] if flow not in order]
+    return order
+
+
+def _homes(graph: nx.DiGraph) -> dict[str, str | None]:
+    return {node: (attrs["flows"][0] if attrs["flows"] else None)
+            for node, attrs in graph.nodes(data=True)}
+
+
+def _node_lines(graph: nx.DiGraph, ids: _Ids, nodes: Iterable[str], indent: str) -> list[str]:
+    return [indent + _node(graph.nodes[node], ids) for node in nodes]
+
+
+def _node(attrs: dict[str, Any], ids: _Ids) -> str:
+    node_id = ids(attrs["kind"], attrs["name"])
+    name = escape_label(attrs["name"])
+    if attrs["kind"] == "topic":
+        return f'{node_id}(["{name}"]):::topic'
+    kind = attrs["type"]
+    if kind == "api":
+        detail = escape_label(f"{attrs['method'] or ''} {attrs['path'] or ''}".strip())
+        return f'{node_id}["{name}<br/>{detail}"]:::api'
+    if kind == "cron":
+        return f'{node_id}["{name}<br/>cron {escape_label(attrs["cron"] or "")}"]:::cron'
+    if kind == "noop":
+        return f'{node_id}["{name}"]:::noop'
+    return f'{node_id}["{name}"]'
