@@ -28,9 +28,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from motia.compiler.ir import App, Step
-from motia.errors import InvocationError
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import DeadLetter, StateStore
+
+from motia.errors import InvocationError, MotiaError
+
+
+class BusClosed(MotiaError, RuntimeError):
+    """Raised when an event is published on a bus that is not open (before open, after close)."""
 
 
 def new_id() -> str:
@@ -119,7 +124,7 @@ class EventBus(ABC):
     async def _deliver(self, step: Step, event: Event) -> None:
         try:
             await self._consumers[step.name](event)
-        except Exception as exc:  # every handler failure is retried or dead-lettered
+        except Exception as exc:  # noqa: BLE001 -- every handler failure is retried or dead-lettered
             await self._failed(step, event, exc)
 
     async def _failed(self, step: Step, event: Event, exc: Exception) -> None:

@@ -1,0 +1,185 @@
+"""The in-process event bus: an asyncio queue per event step, gone when the process exits.
+
+The embedded default (`--events memory`). Fan-out, retries with backoff and dead letters
+come from `EventBus`; this module only moves events between queues in one event loop.
+
+Delivery runs as one task per message, at most `workers * concurrency` at once per step.
+Retries wait on loop timers rather than in a queue, so a backoff never blocks a slot.
+
+Shutdown never loses an event: `close(grace)` stops intake, lets in-flight deliveries
+finish within `grace`, and writes whatever is still queued, waiting for a retry, or cut
+off mid-delivery to the state store as a dead letter of type "Undelivered" (with the
+SQLite store it survives the restart; `motia dlq replay` sends it on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from motia.compiler.ir import App, Step
+from motia.runner.bus.base import BusClosed, Event, EventBus
+from motia.runner.hooks import Hooks
+from motia.runner.state.base import DeadLetter, StateStore
+
+_log = logging.getLogger("motia.bus")
+
+UNDELIVERED = "Undelivered"
+UNDELIVERED_MESSAGE = "runner stopped before delivery; replay with `motia dlq replay`"
+
+
+@dataclass
+class _Lane:
+    """One step's queue and what is in flight or waiting for a retry on it."""
+
+    step: Step
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    slots: asyncio.Semaphore | None = None
+    dispatcher: asyncio.Task[None] | None = None
+    inflight: dict[asyncio.Task[None], Event] = field(default_factory=dict)
+    timers: dict[asyncio.TimerHandle, Event] = field(default_factory=dict)
+
+
+class MemoryBus(EventBus):
+    """Queues in this process; see the module docstring for the shutdown guarantee."""
+
+    kind = "memory"
+
+    def __init__(self, app: App, store: StateStore, hooks: Hooks | None = None) -> None:
+        super().__init__(app, store, hooks)
+        self._lanes: dict[str, _Lane] = {}
+        self._routes: dict[str, tuple[_Lane, ...]] = {}
+        self._opened = False
+        self._closing = False
+        self._closed = False
+
+    async def open(self) -> None:
+        # Queues are made here, inside the running loop, not in __init__.
+        self._lanes = {s.name: _Lane(s) for s in self.app.steps if s.runs and s.subscribes}
+        topics = {t for lane in self._lanes.values() for t in lane.step.subscribes}
+        self._routes = {
+            t: tuple(self._lanes[s.name] for s in self.app.subscribers(t)) for t in topics
+        }
+        self._opened = True
+
+    # --- primitives -----------------------------------------------------------------------
+
+    async def _publish(self, events: list[Event]) -> None:
+        self._check_open()
+        for event in events:
+            for lane in self._routes.get(event.topic, ()):
+                lane.queue.put_nowait(event)
+
+    async def _send_to(self, step: Step, event: Event, delay: float) -> None:
+        self._check_open()
+        lane = self._lanes[step.name]
+        if delay <= 0:
+            lane.queue.put_nowait(event)
+            return
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def fire() -> None:
+            assert handle is not None
+            lane.timers.pop(handle, None)
+            lane.queue.put_nowait(event)
+
+        handle = loop.call_later(delay, fire)
+        lane.timers[handle] = event
+
+    async def _consume(self, step: Step, prefetch: int) -> None:
+        self._check_open()
+        lane = self._lanes[step.name]
+        lane.slots = asyncio.Semaphore(max(prefetch, 1))
+        lane.dispatcher = asyncio.create_task(self._dispatch(lane), name=f"motia-bus:{step.name}")
+
+    async def _close(self, grace: float) -> None:
+        if self._closed or self._closing:
+            return
+        self._closing = True
+        try:
+            for lane in self._lanes.values():
+                await _cancel(lane.dispatcher)
+            cut_off: list[tuple[Step, Event]] = []
+            inflight = {t: lane for lane in self._lanes.values() for t in lane.inflight}
+            if inflight:
+                _, late = await asyncio.wait(inflight, timeout=max(grace, 0.0))
+                for task in late:
+                    cut_off.append((inflight[task].step, inflight[task].inflight[task]))
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            for step, event in cut_off:
+                await self._undelivered(step, event, attempts=event.attempt)
+            await self._keep_undelivered()
+        finally:
+            self._closed = True
+
+    # --- delivery -------------------------------------------------------------------------
+
+    async def _dispatch(self, lane: _Lane) -> None:
+        """Take events off the step's queue while a delivery slot is free."""
+        assert lane.slots is not None
+        while True:
+            await lane.slots.acquire()
+            try:
+                event = await lane.queue.get()
+            except BaseException:
+                lane.slots.release()
+                raise
+            task = asyncio.create_task(self._run(lane, event))
+            lane.inflight[task] = event
+
+    async def _run(self, lane: _Lane, event: Event) -> None:
+        try:
+            await self._deliver(lane.step, event)
+        except Exception:  # noqa: BLE001 -- whatever broke, the event must not be lost
+            # The retry or dead letter could not be recorded: like a broker, redeliver.
+            _log.exception("step %s: could not record the failure of event %s; redelivering",
+                           lane.step.name, event.event_id)
+            await self._send_to(lane.step, event, lane.step.backoff.delay(event.attempt))
+        finally:
+            lane.inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            assert lane.slots is not None
+            lane.slots.release()
+
+    # --- shutdown -------------------------------------------------------------------------
+
+    async def _keep_undelivered(self) -> None:
+        """Write every event that did not finish delivery to the store as a dead letter."""
+        for lane in self._lanes.values():
+            pending: list[Event] = []
+            for handle, event in list(lane.timers.items()):
+                handle.cancel()
+                pending.append(event)
+            lane.timers.clear()
+            while not lane.queue.empty():
+                pending.append(lane.queue.get_nowait())
+            for event in pending:
+                await self._undelivered(lane.step, event, attempts=event.attempt - 1)
+
+    async def _undelivered(self, step: Step, event: Event, attempts: int) -> None:
+        letter = DeadLetter(
+            step=step.name, topic=event.topic, data=event.data, event_id=event.event_id,
+            trace_id=event.trace_id, attempts=attempts,
+            error={"type": UNDELIVERED, "message": UNDELIVERED_MESSAGE, "traceback": ""},
+        )
+        await self.store.add_dead_letter(letter)
+        self.hooks.after_dead_letter(letter)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BusClosed(
+                f"the {self.kind} event bus of app {self.app.name!r} is closed: "
+                "events can be published only between open() and close()"
+            )
+        if not self._opened:
+            raise BusClosed(f"the {self.kind} event bus of app {self.app.name!r} "
+                            "is not open: call open() before publishing")
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is None or task.done():
+        return
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
