@@ -12,11 +12,12 @@ cron leases, idempotency marks); users cannot read or write them through the pub
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from motia.errors import StateError
 
@@ -68,7 +69,7 @@ class StateStore(ABC):
     async def close(self) -> None:
         """Release connections; safe to call twice."""
 
-    async def __aenter__(self) -> StateStore:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 
@@ -95,8 +96,8 @@ class StateStore(ABC):
         await self._clear(_group(group))
 
     async def incr(self, group: str, key: str, by: Number = 1) -> Number:
-        if isinstance(by, bool) or not isinstance(by, int | float):
-            raise StateError(f"incr by {by!r}: expected a number")
+        if isinstance(by, bool) or not isinstance(by, int | float) or not math.isfinite(by):
+            raise StateError(f"incr by {by!r}: expected a finite number")
         return await self._incr(_group(group), _key(key), by)
 
     async def groups(self) -> list[str]:
@@ -113,22 +114,21 @@ class StateStore(ABC):
         return sorted((d for d in letters if step is None or d.step == step), key=lambda d: d.time)
 
     async def take_dead_letter(self, letter_id: str) -> DeadLetter | None:
-        """Remove and return a dead letter (to replay it); None when it is not there."""
-        raw = await self._get(DLQ_GROUP, letter_id)
-        if raw is None:
-            return None
-        await self._delete(DLQ_GROUP, letter_id)
-        return DeadLetter.from_dict(json.loads(raw))
+        """Remove and return a dead letter (to replay it); None when it is not there.
+
+        Atomic: when two replicas replay the same letter, only one of them gets it."""
+        raw = await self._take(DLQ_GROUP, letter_id)
+        return None if raw is None else DeadLetter.from_dict(json.loads(raw))
 
     # --- leases and idempotency marks ---------------------------------------------------
 
     async def acquire_lease(self, name: str, ttl: float, owner: str = "") -> bool:
         """True for exactly one caller per `name` until `ttl` seconds pass (cron ticks)."""
-        return await self._add_if_absent(LEASE_GROUP, name, _encode(owner), ttl)
+        return await self._add_if_absent(LEASE_GROUP, name, _encode(owner), _ttl(ttl))
 
     async def mark_done(self, key: str, ttl: float) -> bool:
         """Record that `key` (e.g. step + event id) completed; False if it already had."""
-        return await self._add_if_absent(DONE_GROUP, key, "true", ttl)
+        return await self._add_if_absent(DONE_GROUP, key, "true", _ttl(ttl))
 
     async def is_done(self, key: str) -> bool:
         return await self._get(DONE_GROUP, key) is not None
@@ -157,6 +157,14 @@ class StateStore(ABC):
     @abstractmethod
     async def _groups(self) -> list[str]: ...
 
+    async def _take(self, group: str, key: str) -> str | None:
+        """Delete and return a value in one step; backends shared across processes override
+        this with an atomic version (this default is atomic only within one event loop)."""
+        raw = await self._get(group, key)
+        if raw is not None:
+            await self._delete(group, key)
+        return raw
+
     @abstractmethod
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         """Set only if absent or expired; True when this call set it. Expiry after `ttl` s."""
@@ -174,6 +182,12 @@ def _key(key: object) -> str:
     if not isinstance(key, str) or not key:
         raise StateError(f"state key {key!r}: expected a non-empty string")
     return key
+
+
+def _ttl(ttl: object) -> float:
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < math.inf:
+        raise StateError(f"ttl {ttl!r}: expected a positive number of seconds")
+    return float(ttl)
 
 
 def _encode(value: Any) -> str:

@@ -7,6 +7,7 @@ is atomic because it never awaits between reading and writing.
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from motia.errors import StateError
@@ -53,6 +54,8 @@ class MemoryStore(StateStore):
         if isinstance(current, bool) or not isinstance(current, int | float):
             raise StateError(f"incr {group}/{key}: the value {current!r} is not a number")
         value = current + by
+        if not math.isfinite(value):
+            raise StateError(f"incr {group}/{key}: the result {value!r} is out of range")
         await self._set(group, key, json.dumps(value))
         return value
 
