@@ -21,8 +21,8 @@ def unique_name() -> str:
 
 
 def event_step(name: str, *topics: str, retries: int = 3, workers: int = 1,
-               concurrency: int = 8) -> Step:
-    return Step(name=name, type="event", subscribes=topics, retries=retries, backoff=FAST,
+               concurrency: int = 8, backoff: Backoff = FAST) -> Step:
+    return Step(name=name, type="event", subscribes=topics, retries=retries, backoff=backoff,
                 workers=workers, concurrency=concurrency, handler=Handler(f"steps/{name}.py"))
 
 

@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 
 import pytest
-from motia.runner.bus.base import EventBus
+from motia.runner.bus.base import BusClosed, EventBus
 from motia.runner.state.base import DLQ_GROUP
 from motia.runner.state.memory import MemoryStore
 
@@ -167,6 +167,14 @@ async def test_every_event_is_delivered_exactly_once_when_nothing_fails(
         counts = Counter(e.event_id for e in rec.of(step))
         assert set(counts) == {e.event_id for e in sent}
         assert set(counts.values()) == {1}
+
+
+async def test_publish_after_close_is_a_clear_error(make_bus: MakeBus) -> None:
+    bus = await make_bus(make_app(event_step("a", "orders")))
+    await bus.close()
+    with pytest.raises(BusClosed, match=r"event bus of app 't\w+' is closed: events can be "
+                                        r"published only between open\(\) and close\(\)"):
+        await bus.publish([event("orders")])
 
 
 def _letters(bus: EventBus) -> bool:

@@ -1,0 +1,112 @@
+"""RabbitMQ names and the event <-> AMQP message codec, kept apart from the bus logic.
+
+Everything an app declares is named `motia.<app>` (its topic exchange) or
+`motia.<app>.<step>[...]` (queues), so several apps share one broker without clashing.
+An event travels as a persistent message whose body is the event's data as JSON and
+whose headers carry the rest of the envelope (ids, attempt, first failure, source, time).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from motia.compiler.ir import Step
+from motia.runner.bus.base import Event
+
+CONTENT_TYPE = "application/json"
+
+
+def exchange_name(app: str) -> str:
+    return f"motia.{app}"
+
+
+def queue_name(app: str, step: str) -> str:
+    return f"motia.{app}.{step}"
+
+
+def retry_queue_name(app: str, step: str, delay: float) -> str:
+    """One retry queue per distinct delay: a TTL queue only expires messages at its head."""
+    return f"{queue_name(app, step)}.retry.{delay_ms(delay)}"
+
+
+def delay_ms(delay: float) -> int:
+    return max(round(delay * 1000), 1)
+
+
+def retry_delays(step: Step) -> list[float]:
+    """Every backoff delay `step` can wait before a retry (capped by backoff.max, so few)."""
+    delays: set[float] = set()
+    for n in range(1, step.retries + 1):
+        delay = step.backoff.delay(n)
+        if delay in delays and delay >= step.backoff.max:
+            break
+        delays.add(delay)
+    return sorted(delays)
+
+
+def retry_queue_arguments(app: str, step: str, delay: float) -> dict[str, Any]:
+    """A retry queue holds a failed event for `delay`, then dead-letters it back to the step."""
+    return {
+        "x-message-ttl": delay_ms(delay),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue_name(app, step),
+    }
+
+
+def encode(event: Event) -> aio_pika.Message:
+    headers: dict[str, Any] = {
+        "event_id": event.event_id,
+        "trace_id": event.trace_id,
+        "attempt": event.attempt,
+        "topic": event.topic,
+        "time": repr(event.time),  # text: AMQP tables would narrow a float to 32 bits
+    }
+    if event.first_failure is not None:
+        headers["first_failure"] = repr(event.first_failure)
+    if event.source is not None:
+        headers["source"] = event.source
+    return aio_pika.Message(
+        json.dumps(event.data, separators=(",", ":")).encode(),
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=event.event_id,
+        headers=headers,
+    )
+
+
+def decode(message: AbstractIncomingMessage) -> Event:
+    """The event a message carries; ValueError when it was not published by Motia."""
+    headers = message.headers or {}
+    try:
+        first_failure = headers.get("first_failure")
+        source = headers.get("source")
+        return Event(
+            topic=_text(headers.get("topic") or message.routing_key),
+            data=json.loads(message.body),
+            trace_id=_text(headers["trace_id"]),
+            event_id=_text(headers["event_id"]),
+            attempt=int(_text(headers.get("attempt", 1))),
+            first_failure=None if first_failure is None else float(_text(first_failure)),
+            source=None if source is None else _text(source),
+            time=float(_text(headers.get("time", "0"))),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a Motia event message ({type(exc).__name__}: {exc})") from None
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def masked(url: str) -> str:
+    """`url` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,255 @@
+"""The RabbitMQ event bus: what `motia run --events rabbitmq` deploys, shared by replicas.
+
+Topology (declared idempotently at open, re-declared by aio-pika after a reconnect):
+
+- a durable topic exchange `motia.<app>`; a publish routes by topic name;
+- a durable queue `motia.<app>.<step>` per event step, bound to each topic it subscribes;
+- retry queues `motia.<app>.<step>.retry.<ms>`, one per distinct backoff delay, whose
+  message TTL is the delay and whose dead-letter route is the step queue.
+
+Delivery: persistent messages, publisher confirms (a publish returns once the broker has
+it), one channel per consuming step with prefetch = workers x concurrency, and a manual
+ack only after `_deliver` returned. A failed attempt is acked once its retry sits in a
+retry queue, so no unacked message waits out a backoff (the broker's consumer_timeout
+would kill a consumer that did). Dead letters live in the state store like every bus.
+
+Outages: the connection is robust (reconnects, restores topology and consumers by
+itself); a publish during an outage waits up to `publish_wait` seconds for the broker,
+then raises AdapterUnavailable, so an event is never dropped silently. Unacked messages
+of a lost connection are redelivered by the broker (at-least-once: duplicates possible).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, PublishError
+from motia.compiler.ir import App, Step
+from motia.runner.bus import _amqp
+from motia.runner.bus.base import BusClosed, Event, EventBus
+from motia.runner.hooks import Hooks
+from motia.runner.state.base import StateStore
+
+from motia.errors import AdapterUnavailable
+
+_log = logging.getLogger("motia.bus")
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+CONNECT_TIMEOUT = 5.0
+PUBLISH_WAIT = 30.0
+
+
+class RabbitMQBus(EventBus):
+    """Events through a RabbitMQ broker; see the module docstring for the topology."""
+
+    kind = "rabbitmq"
+
+    def __init__(
+        self,
+        app: App,
+        store: StateStore,
+        hooks: Hooks | None = None,
+        url: str = DEFAULT_URL,
+        *,
+        publish_wait: float = PUBLISH_WAIT,
+        reconnect_interval: float = 1.0,
+    ) -> None:
+        super().__init__(app, store, hooks)
+        self.url = url
+        self.publish_wait = publish_wait
+        self.reconnect_interval = reconnect_interval
+        self.connection_name = f"motia.{app.name}:{os.getpid()}"
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None  # publishing, with confirms
+        self._exchange: AbstractExchange | None = None
+        self._consuming: list[tuple[AbstractChannel, AbstractQueue, str]] = []
+        self._retry_queues: set[str] = set()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._closed = False
+
+    # --- names -------------------------------------------------------------------------
+
+    def event_steps(self) -> list[Step]:
+        return [s for s in self.app.steps if s.runs and s.subscribes]
+
+    def queue_names(self) -> list[str]:
+        """Every queue this app can declare: step queues and all their retry queues."""
+        names = []
+        for step in self.event_steps():
+            names.append(_amqp.queue_name(self.app.name, step.name))
+            names += [_amqp.retry_queue_name(self.app.name, step.name, d)
+                      for d in _amqp.retry_delays(step)]
+        return names
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            self._connection = await asyncio.wait_for(
+                aio_pika.connect_robust(
+                    self.url, timeout=CONNECT_TIMEOUT, reconnect_interval=self.reconnect_interval,
+                    client_properties={"connection_name": self.connection_name},
+                ),
+                CONNECT_TIMEOUT + 1,
+            )
+        except (OSError, AMQPError, TimeoutError) as exc:
+            raise AdapterUnavailable(
+                f"RabbitMQ is not reachable at {_amqp.masked(self.url)} ({_reason(exc)}): "
+                "start RabbitMQ (e.g. `rabbitmq-server -detached`) or set MOTIA_AMQP_URL "
+                "to a broker's URL"
+            ) from None
+        self._channel = await self._connection.channel(publisher_confirms=True,
+                                                       on_return_raises=True)
+        self._exchange = await self._channel.declare_exchange(
+            _amqp.exchange_name(self.app.name), aio_pika.ExchangeType.TOPIC, durable=True)
+        for step in self.event_steps():
+            queue = await self._channel.declare_queue(
+                _amqp.queue_name(self.app.name, step.name), durable=True)
+            for topic in step.subscribes:
+                await queue.bind(self._exchange, routing_key=topic)
+
+    async def _close(self, grace: float) -> None:
+        if self._closing or self._closed:
+            return
+        self._closing = True
+        try:
+            for _, queue, tag in self._consuming:
+                await _quietly(queue.cancel(tag))
+            if self._inflight:
+                _, late = await asyncio.wait(set(self._inflight), timeout=max(grace, 0.0))
+                for task in late:  # their messages go back to the broker, unacked
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            for channel, _, _ in self._consuming:
+                await _quietly(channel.close())
+            if self._connection is not None:
+                await _quietly(self._connection.close())
+        finally:
+            self._closed = True
+
+    # --- primitives ----------------------------------------------------------------------
+
+    async def _publish(self, events: list[Event]) -> None:
+        exchange = self._ready_exchange()
+        await asyncio.gather(*(
+            self._confirmed(lambda e=e: exchange.publish(  # type: ignore[misc]
+                _amqp.encode(e), routing_key=e.topic, mandatory=False))
+            for e in events
+        ))
+
+    async def _send_to(self, step: Step, event: Event, delay: float) -> None:
+        self._ready_exchange()
+        assert self._channel is not None
+        target = _amqp.queue_name(self.app.name, step.name)
+        if delay > 0:
+            target = await self._retry_queue(step, delay)
+        default = self._channel.default_exchange
+        await self._confirmed(lambda: default.publish(_amqp.encode(event), routing_key=target))
+
+    async def _consume(self, step: Step, prefetch: int) -> None:
+        assert self._connection is not None
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=max(prefetch, 1))
+        queue = await channel.declare_queue(
+            _amqp.queue_name(self.app.name, step.name), durable=True)
+        tag = await queue.consume(self._receiver(step), no_ack=False)
+        self._consuming.append((channel, queue, tag))
+
+    # --- delivery ------------------------------------------------------------------------
+
+    def _receiver(self, step: Step) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def receive(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._inflight.add(task)
+            try:
+                await self._handle(step, message)
+            finally:
+                self._inflight.discard(task)
+
+        return receive
+
+    async def _handle(self, step: Step, message: AbstractIncomingMessage) -> None:
+        try:
+            event = _amqp.decode(message)
+        except ValueError as exc:
+            _log.error("step %s: dropping message %s from queue %s: %s", step.name,
+                       message.message_id, _amqp.queue_name(self.app.name, step.name), exc)
+            await _quietly(message.reject(requeue=False))
+            return
+        try:
+            await self._deliver(step, event)
+        except Exception:  # noqa: BLE001 -- the broker keeps the message; it comes back
+            _log.exception("step %s: could not record the failure of event %s; requeued",
+                           step.name, event.event_id)
+            await asyncio.sleep(min(step.backoff.delay(event.attempt), 5.0))
+            await _quietly(message.nack(requeue=True))
+            return
+        # If the channel died meanwhile the broker redelivers: at-least-once.
+        await _quietly(message.ack())
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _ready_exchange(self) -> AbstractExchange:
+        if self._closed or self._exchange is None:
+            state = "closed" if self._closed else "not open: call open() before publishing"
+            raise BusClosed(f"the rabbitmq event bus of app {self.app.name!r} is {state}"
+                            + (": events can be published only between open() and close()"
+                               if self._closed else ""))
+        return self._exchange
+
+    async def _retry_queue(self, step: Step, delay: float) -> str:
+        name = _amqp.retry_queue_name(self.app.name, step.name, delay)
+        if name not in self._retry_queues:
+            assert self._channel is not None
+            await self._confirmed(lambda: self._channel.declare_queue(  # type: ignore[union-attr]
+                name, durable=True,
+                arguments=_amqp.retry_queue_arguments(self.app.name, step.name, delay)))
+            self._retry_queues.add(name)
+        return name
+
+    async def _confirmed(self, operation: Callable[[], Awaitable[object]]) -> None:
+        """Run a broker operation, retrying through an outage for up to `publish_wait` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.publish_wait
+        while True:
+            try:
+                await asyncio.wait_for(operation(), max(deadline - loop.time(), 0.001))
+                return
+            except PublishError as exc:  # unroutable: a step queue was deleted under us
+                raise AdapterUnavailable(
+                    f"RabbitMQ at {_amqp.masked(self.url)} could not route an event "
+                    f"({_reason(exc)}): restart the runner to declare its queues again"
+                ) from None
+            except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
+                if loop.time() >= deadline:
+                    raise AdapterUnavailable(
+                        f"RabbitMQ at {_amqp.masked(self.url)} did not take an event within "
+                        f"{self.publish_wait:g} s ({_reason(exc)}): check the broker is up"
+                    ) from None
+                await asyncio.sleep(0.1)
+
+
+async def _quietly(operation: Awaitable[object]) -> None:
+    """Await a best-effort broker call (ack, cancel, close) whose failure changes nothing."""
+    try:
+        await operation
+    except (AMQPError, OSError, RuntimeError, asyncio.InvalidStateError) as exc:
+        _log.debug("ignored broker error: %s", _reason(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
