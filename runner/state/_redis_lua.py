@@ -52,7 +52,7 @@ return value
 )
 
 # ARGV[3] the increment as JSON text, ARGV[4] '1' when it is an integer.
-# Returns {'ok', new JSON text} | {'nan', current JSON text} | {'range', ''}.
+# Returns {'ok', new JSON text} | {'nan', current JSON text} | {'range', 'int' or ''}.
 # int + int uses HINCRBY (exact 64-bit); anything with a float uses doubles, written
 # with 17 significant digits so Python reads back the very same float.
 INCR = """
@@ -85,7 +85,7 @@ redis.call('SADD', KEYS[4], ARGV[2])
 if integral then
   if expiring then redis.call('HSET', KEYS[1], ARGV[1], current) end
   local ok = redis.pcall('HINCRBY', KEYS[1], ARGV[1], ARGV[3])
-  if type(ok) == 'table' and ok.err then return {'range', ''} end
+  if type(ok) == 'table' and ok.err then return {'range', 'int'} end
   return {'ok', redis.call('HGET', KEYS[1], ARGV[1])}
 end
 redis.call('HSET', KEYS[1], ARGV[1], text)

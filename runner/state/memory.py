@@ -55,7 +55,7 @@ class MemoryStore(StateStore):
             raise StateError(f"incr {group}/{key}: the value {current!r} is not a number")
         value = current + by
         if not math.isfinite(value):
-            raise StateError(f"incr {group}/{key}: the result {value!r} is out of range")
+            raise StateError(f"incr {group}/{key}: the result is out of range")
         await self._set(group, key, json.dumps(value))
         return value
 

@@ -173,7 +173,8 @@ class RedisStore(StateStore):
         if status == "nan":
             raise StateError(f"incr {group}/{key}: the value {json.loads(text)!r} is not a number")
         if status == "range":
-            raise StateError(f"incr {group}/{key}: the result is out of range (64-bit integers)")
+            limit = " (Redis counters are 64-bit integers)" if text == "int" else ""
+            raise StateError(f"incr {group}/{key}: the result is out of range{limit}")
         value: Number = json.loads(text)
         return value
 

@@ -231,5 +231,5 @@ def _add(group: str, key: str, current: Any, by: Number) -> Number:
         raise StateError(f"incr {group}/{key}: the value {current!r} is not a number")
     value = current + by
     if not math.isfinite(value):
-        raise StateError(f"incr {group}/{key}: the result {value!r} is out of range")
+        raise StateError(f"incr {group}/{key}: the result is out of range")
     return value
