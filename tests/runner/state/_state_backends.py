@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType

@@ -67,7 +67,7 @@ async def test_every_json_value_round_trips_exactly(store: StateStore) -> None:
         got = await store.get("values", f"k{i}")
         assert got == value and type(got) is type(value)
     # And object key order is kept
-    assert list((await store.get("values", f"k{len(VALUES) - 1}"))) == ["z", "a", "m"]
+    assert list(await store.get("values", f"k{len(VALUES) - 1}")) == ["z", "a", "m"]
 
 
 async def test_null_is_a_value_not_a_missing_key(store: StateStore) -> None:
@@ -278,7 +278,7 @@ async def test_two_replicas_replaying_one_dead_letter_get_it_once(backend: Backe
     taken = await asyncio.gather(
         *(store.take_dead_letter(letter.id) for letter in letters for store in (one, two))
     )
-    assert sorted((t.id for t in taken if t is not None)) == sorted(x.id for x in letters)
+    assert sorted(t.id for t in taken if t is not None) == sorted(x.id for x in letters)
 
 
 # --- leases and idempotency marks -------------------------------------------------------------
