@@ -1,0 +1,114 @@
+"""JSON error bodies for every HTTP failure: never an HTML page, never a traceback.
+
+Every error a client sees has the shape `{"error": {"type", "message", "id"}}` (plus
+`"errors": [...]` for validation failures). The id is also written to the log line, so
+a user reporting "error 3f2a..." can be matched to the server side.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from motia.runner.logs import Logger
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_TYPES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+def error_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    *,
+    id: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """The one JSON error shape; `id` is minted when not given."""
+    body: dict[str, Any] = {"error": {"type": type_, "message": message, "id": id or error_id()}}
+    if errors is not None:
+        body["errors"] = errors
+    return web.Response(
+        status=status, text=dumps(body), content_type="application/json", headers=headers
+    )
+
+
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+def error_middleware(logger: Logger, max_body: int) -> Middleware:
+    """Turn aiohttp's HTTPException pages and any unexpected exception into JSON errors."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _from_http_exception(request, exc, logger, max_body)
+        except Exception as exc:  # the last line of defence: log it, answer JSON
+            eid = error_id()
+            logger.error(
+                f"{request.method} {request.path}: unexpected {type(exc).__name__}: {exc}",
+                {"error_id": eid}, trace_id=request.get("motia_trace_id"),
+            )
+            return error_response(500, "InternalError", "internal error; see the server log",
+                                  id=eid)
+
+    return middleware
+
+
+def _from_http_exception(
+    request: web.Request, exc: web.HTTPException, logger: Logger, max_body: int
+) -> web.Response:
+    eid = error_id()
+    headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+    message = _message(request, exc, max_body)
+    if exc.status >= 500:
+        logger.error(message, {"error_id": eid, "status": exc.status})
+    return error_response(
+        exc.status, _TYPES.get(exc.status, "HTTPError"), message, id=eid, headers=headers or None
+    )
+
+
+def _message(request: web.Request, exc: web.HTTPException, max_body: int) -> str:
+    if exc.status == 404:
+        return f"no route for {request.method} {request.path}"
+    if exc.status == 405:
+        allowed = exc.headers.get("Allow", "")
+        return f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+    if exc.status == 413:
+        return too_large_message(max_body)
+    return exc.reason or _TYPES.get(exc.status, "error")
+
+
+def too_large_message(max_body: int) -> str:
+    return (f"request body is larger than the limit of {max_body} bytes; "
+            "raise it with --max-body or MOTIA_MAX_BODY")

@@ -1,0 +1,287 @@
+"""The admin HTTP API under /__motia/api/ (contract: notes/ADMIN_API.md).
+
+The Workbench page and the `motia emit|state|dlq` commands are its clients. It reads the
+runtime's plan, log ring buffer, trace store, state store and dead letters, and writes
+through the same paths the steps use (`Runtime.emit`, `Runtime.replay`), so an event sent
+from here is validated and traced like any other.
+
+`LogBuffer` is the Hooks subscriber that keeps the newest 2,000 log records and feeds
+the live `text/event-stream` of /__motia/api/logs/stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from motia.errors import EmitError, StateError
+from motia.runner._http_errors import dumps, error_response
+from motia.runner.hooks import Hooks
+from motia.runner.logs import LEVELS, LogRecord
+
+if TYPE_CHECKING:
+    from motia.runner.app import Runtime
+    from motia.runner.config import RunConfig
+
+API = "/__motia/api"
+LOG_LIMIT = 2000
+_STREAM_QUEUE = 1000  # records a slow SSE client may lag behind before it misses some
+_HEARTBEAT = 15.0
+
+
+class LogBuffer(Hooks):
+    """The newest LOG_LIMIT log records, and the queues of the live streams."""
+
+    def __init__(self, limit: int = LOG_LIMIT) -> None:
+        self.records: deque[LogRecord] = deque(maxlen=limit)
+        self._streams: set[asyncio.Queue[LogRecord | None]] = set()
+
+    def on_log(self, record: LogRecord) -> None:
+        self.records.append(record)
+        for queue in self._streams:
+            if queue.qsize() < _STREAM_QUEUE:
+                queue.put_nowait(record)
+
+    def query(self, *, step: str | None = None, trace_id: str | None = None,
+              level: str | None = None, limit: int = 200) -> list[LogRecord]:
+        """Matching records, newest last."""
+        floor = LEVELS.index(level) if level in LEVELS else 0
+        found = [r for r in self.records if _matches(r, step, trace_id)
+                 and LEVELS.index(r.level if r.level in LEVELS else "info") >= floor]
+        return found[-limit:] if limit > 0 else []
+
+    def subscribe(self) -> asyncio.Queue[LogRecord | None]:
+        queue: asyncio.Queue[LogRecord | None] = asyncio.Queue()
+        self._streams.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[LogRecord | None]) -> None:
+        self._streams.discard(queue)
+
+    async def close_streams(self) -> None:
+        """End every live stream (at shutdown, so the HTTP server can stop)."""
+        for queue in self._streams:
+            queue.put_nowait(None)
+        await asyncio.sleep(0)
+
+
+def _matches(record: LogRecord, step: str | None, trace_id: str | None) -> bool:
+    return (not step or record.step == step) and (not trace_id or record.trace_id == trace_id)
+
+
+def auth_middleware(config: RunConfig) -> Any:
+    """The Workbench token guard when bound beyond loopback, else None."""
+    if config.loopback:
+        return None
+    from motia.runner.workbench.routes import workbench_auth_middleware
+
+    return workbench_auth_middleware(config.token)
+
+
+def add_admin_routes(app: web.Application, runtime: Runtime) -> None:
+    """Register the admin API (and the Workbench page when it is installed) on `app`."""
+    api = _AdminApi(runtime)
+    for method, path, handler in api.routes():
+        app.router.add_route(method, API + path, handler)
+    try:
+        from motia.runner.workbench.routes import add_workbench_routes
+    except ImportError:
+        return
+    add_workbench_routes(app)
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=dumps(value), content_type="application/json")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _AdminApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("GET", "/health", self.health),
+            ("GET", "/app", self.app),
+            ("GET", "/logs", self.logs),
+            ("GET", "/logs/stream", self.log_stream),
+            ("GET", "/traces", self.traces),
+            ("GET", "/traces/{trace_id}", self.trace),
+            ("GET", "/state", self.state_groups),
+            ("GET", "/state/{group}", self.state_group),
+            ("GET", "/state/{group}/{key}", self.state_get),
+            ("PUT", "/state/{group}/{key}", self.state_set),
+            ("DELETE", "/state/{group}/{key}", self.state_delete),
+            ("GET", "/dlq", self.dlq),
+            ("POST", "/dlq/replay", self.dlq_replay_all),
+            ("POST", "/dlq/{id}/replay", self.dlq_replay),
+            ("POST", "/emit", self.emit),
+        ]
+
+    # --- app ---------------------------------------------------------------------------
+
+    async def health(self, request: web.Request) -> web.Response:
+        config = self.rt.config
+        return _json({"status": "ok", "app": self.rt.app.name, "role": config.role,
+                      "events": config.events, "state": config.state, "dev": config.dev})
+
+    async def app(self, request: web.Request) -> web.Response:
+        from motia.runner._describe import describe_app
+
+        return _json(describe_app(self.rt.app))
+
+    # --- logs and traces ---------------------------------------------------------------
+
+    async def logs(self, request: web.Request) -> web.Response:
+        q = request.query
+        records = self.rt.logs.query(step=q.get("step"), trace_id=q.get("trace_id"),
+                                     level=q.get("level"), limit=_int(q.get("limit"), 200))
+        return _json({"logs": [r.to_dict() for r in records]})
+
+    async def log_stream(self, request: web.Request) -> web.StreamResponse:
+        step, trace_id = request.query.get("step"), request.query.get("trace_id")
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        queue = self.rt.logs.subscribe()
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    record = await asyncio.wait_for(queue.get(), _HEARTBEAT)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if record is None:
+                    break
+                if _matches(record, step, trace_id):
+                    line = json.dumps(record.to_dict(), default=str, separators=(",", ":"))
+                    await response.write(f"data: {line}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.rt.logs.unsubscribe(queue)
+        return response
+
+    async def traces(self, request: web.Request) -> web.Response:
+        limit = _int(request.query.get("limit"), 50)
+        return _json({"traces": [t.summary() for t in self.rt.traces.recent(limit)]})
+
+    async def trace(self, request: web.Request) -> web.Response:
+        trace_id = request.match_info["trace_id"]
+        trace = self.rt.traces.get(trace_id)
+        if trace is None:
+            return error_response(404, "NotFound", f"no trace {trace_id!r} (the newest "
+                                  f"{self.rt.traces.limit} traces are kept)")
+        logs = [r.to_dict() for r in self.rt.logs.query(trace_id=trace_id, limit=LOG_LIMIT)]
+        return _json({**trace.to_dict(), "logs": logs})
+
+    # --- state -------------------------------------------------------------------------
+
+    async def state_groups(self, request: web.Request) -> web.Response:
+        return _json({"groups": await self._store.groups()})
+
+    async def state_group(self, request: web.Request) -> web.Response:
+        group = request.match_info["group"]
+        return await _state_call(lambda: self._group(group))
+
+    async def _group(self, group: str) -> dict[str, Any]:
+        return {"group": group, "items": await self._store.get_group(group)}
+
+    async def state_get(self, request: web.Request) -> web.Response:
+        group, key = request.match_info["group"], request.match_info["key"]
+        return await _state_call(lambda: self._get(group, key))
+
+    async def _get(self, group: str, key: str) -> dict[str, Any]:
+        return {"value": await self._store.get(group, key)}
+
+    async def state_set(self, request: web.Request) -> web.Response:
+        group, key = request.match_info["group"], request.match_info["key"]
+        value = await _body(request)
+        if isinstance(value, web.Response):
+            return value
+        return await _state_call(lambda: self._set(group, key, value))
+
+    async def _set(self, group: str, key: str, value: Any) -> dict[str, Any]:
+        return {"value": await self._store.set(group, key, value)}
+
+    async def state_delete(self, request: web.Request) -> web.Response:
+        group, key = request.match_info["group"], request.match_info["key"]
+        return await _state_call(lambda: self._delete(group, key))
+
+    async def _delete(self, group: str, key: str) -> dict[str, Any]:
+        await self._store.delete(group, key)
+        return {"deleted": True}
+
+    @property
+    def _store(self) -> Any:
+        assert self.rt.store is not None
+        return self.rt.store
+
+    # --- dead letters and events ----------------------------------------------------------
+
+    async def dlq(self, request: web.Request) -> web.Response:
+        letters = await self.rt.dead_letters(request.query.get("step") or None)
+        return _json({"dead_letters": [d.to_dict() for d in letters]})
+
+    async def dlq_replay(self, request: web.Request) -> web.Response:
+        letter_id = request.match_info["id"]
+        try:
+            event = await self.rt.replay(letter_id)
+        except EmitError as exc:
+            return error_response(409, "Conflict", str(exc))
+        if event is None:
+            return error_response(404, "NotFound", f"no dead letter {letter_id!r}; "
+                                  "list them with GET /__motia/api/dlq or `motia dlq ls`")
+        return _json({"replayed": letter_id, "event_id": event.event_id,
+                      "trace_id": event.trace_id})
+
+    async def dlq_replay_all(self, request: web.Request) -> web.Response:
+        replayed = await self.rt.replay_all(request.query.get("step") or None)
+        return _json({"replayed": replayed})
+
+    async def emit(self, request: web.Request) -> web.Response:
+        from motia.runner.app import EventRejected
+
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        if not isinstance(body, dict) or not isinstance(body.get("topic"), str):
+            return error_response(400, "BadRequest",
+                                  'expected {"topic": "<name>", "data": <JSON>, "trace_id"?}')
+        trace_id = body.get("trace_id")
+        try:
+            event = await self.rt.emit(body["topic"], body.get("data"),
+                                       trace_id if isinstance(trace_id, str) else None)
+        except EventRejected as exc:
+            return error_response(400, "ValidationError", str(exc), errors=exc.errors)
+        return _json({"event_id": event.event_id, "trace_id": event.trace_id})
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read() or b"null")
+    except ValueError as exc:
+        return error_response(400, "InvalidJSON", f"request body is not valid JSON: {exc}")
+
+
+async def _state_call(call: Callable[[], Awaitable[dict[str, Any]]]) -> web.Response:
+    try:
+        return _json(await call())
+    except StateError as exc:
+        return error_response(400, "StateError", str(exc))
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return max(int(raw), 0) if raw is not None else default
+    except ValueError:
+        return default

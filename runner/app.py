@@ -1,0 +1,326 @@
+"""The runtime: one plan served by a store, a bus, a worker pool, consumers, cron and HTTP.
+
+`Runtime` is an async context manager. It starts its parts in dependency order —
+store, bus, worker pool, bus consumers, cron, gateway + admin API — and unwinds them in
+reverse, each stage bounded by what is left of the grace period, every error collected
+(one failing part never stops the others from closing). Which parts run depends on the
+role (`--role gateway|workers|cron|all`): the gateway role publishes only, the workers
+role consumes, the cron role schedules.
+
+It is also the one place the other parts reach each other through: the gateway, the
+consumers, the scheduler and the admin API call `invoke`, `publish_emits`, `emit` and
+`replay` here, so `motia dev` can swap the plan (`swap`) under all of them at once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from motia.compiler.ir import App, Step
+from motia.errors import AdapterUnavailable, EmitError, MotiaError, UsageError
+from motia.runner._validation import compile_schema, violations
+from motia.runner.admin import LogBuffer
+from motia.runner.bus.base import Event, EventBus, new_id
+from motia.runner.config import RunConfig
+from motia.runner.hooks import Hooks, HookSet
+from motia.runner.logs import Logger
+from motia.runner.state.base import DeadLetter, StateStore
+from motia.runner.tracing import TraceStore
+from motia.runner.workers.api import Emit, InvocationContext, InvocationResult
+
+Closer = Callable[[float], Awaitable[None]]
+
+
+class EventRejected(EmitError):
+    """Raised by `Runtime.emit` when the topic is unknown or the data breaks its schema."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class StopFailed(MotiaError):
+    """Raised when one or more parts of the runtime failed to stop cleanly."""
+
+    def __init__(self, errors: list[tuple[str, BaseException]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in errors))
+
+
+class Runtime:
+    """Serves `app` with `config`; use `async with Runtime(app, config) as rt:`."""
+
+    def __init__(
+        self,
+        app: App,
+        config: RunConfig | None = None,
+        *,
+        hooks: Iterable[Hooks] = (),
+        stream: TextIO | None = None,
+        logger: Logger | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config or RunConfig()
+        self.traces = TraceStore()
+        self.logs = LogBuffer()
+        self.hooks = HookSet(self.traces, self.logs, *hooks)
+        self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
+        self.store: StateStore | None = None
+        self.bus: EventBus | None = None
+        self.pool: Any = None
+        self.gateway: Any = None
+        self.scheduler: Any = None
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._closers: list[tuple[str, Closer]] = []
+        self._topic_validators = _topic_validators(app)
+        self.started = False
+        self.stopping = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start every part this role needs; on failure, stop what started and re-raise."""
+        self._check_exposure()
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self._unwind(0.0, raise_errors=False)
+            raise
+        self.started = True
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop intake, drain in-flight work within `grace` (default config.grace), close."""
+        if self.stopping:
+            return
+        self.stopping = True
+        await self._unwind(self.config.grace if grace is None else grace, raise_errors=True)
+
+    async def _start_parts(self) -> None:
+        from motia.runner.bus import create_bus
+        from motia.runner.state import create_store
+
+        config = self.config
+        self.store = create_store(config.state, namespace=self.app.name, url=config.state_url,
+                                  root=Path(self.app.root))
+        await self.store.open()
+        self._push("state store", _ignore_grace(self.store.close))
+        self.bus = create_bus(config.events, app=self.app, store=self.store, hooks=self.hooks,
+                              url=config.amqp_url)
+        await self.bus.open()
+        self._push("event bus", self._close_bus)
+        await self._start_pool()
+        await self.bus.start(self._consumers() if config.consumes else {})
+        self._push("bus consumers", self._close_bus)
+        if config.schedules:
+            await self._start_scheduler()
+        if config.serves_http:
+            await self._start_http()
+
+    async def _start_pool(self) -> None:
+        from motia.runner.workers.pool import WorkerPool
+
+        assert self.store is not None
+        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks,
+                               eager=self.config.eager)
+        await _maybe_await(self.pool.start())
+        self._push("worker pool", self._close_pool)
+
+    async def _start_scheduler(self) -> None:
+        from motia.runner.scheduler import Scheduler
+
+        self.scheduler = Scheduler(self)
+        self.scheduler.start()
+        self._push("cron", self.scheduler.stop)
+
+    async def _start_http(self) -> None:
+        from motia.runner.gateway import Gateway
+
+        self.gateway = Gateway(self)
+        self._runner = web.AppRunner(self.gateway.application(), access_log=None,
+                                     shutdown_timeout=self.config.grace)
+        await self._runner.setup()
+        self._push("gateway", self._close_http)
+        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        try:
+            await self._site.start()
+        except OSError as exc:
+            raise AdapterUnavailable(
+                f"cannot listen on {self.config.url}: {exc.strerror or exc}; "
+                "pick another port with --port or MOTIA_PORT"
+            ) from None
+        self.port = _bound_port(self._runner, self.config.port)
+
+    def _check_exposure(self) -> None:
+        config = self.config
+        if config.serves_http and not config.loopback and not config.token:
+            raise UsageError(
+                f"--host {config.host} exposes the Workbench and admin API beyond this machine; "
+                "set MOTIA_WORKBENCH_TOKEN to a secret to require it, or bind 127.0.0.1"
+            )
+
+    # --- unwinding ------------------------------------------------------------------------
+
+    def _push(self, name: str, closer: Closer) -> None:
+        self._closers.append((name, closer))
+
+    async def _unwind(self, grace: float, *, raise_errors: bool) -> None:
+        deadline = time.monotonic() + grace
+        errors: list[tuple[str, BaseException]] = []
+        while self._closers:
+            name, closer = self._closers.pop()
+            try:
+                await closer(max(deadline - time.monotonic(), 0.0))
+            except Exception as exc:  # keep closing the rest; report all at the end
+                errors.append((name, exc))
+                self.logger.error(f"stopping the {name} failed: {type(exc).__name__}: {exc}")
+        if errors and raise_errors:
+            raise StopFailed(errors)
+
+    async def _close_http(self, grace: float) -> None:
+        if self._runner is None:
+            return
+        del grace  # the runner was built with the whole grace period; HTTP closes first
+        runner, self._runner = self._runner, None
+        await self.logs.close_streams()
+        await runner.cleanup()
+
+    async def _close_bus(self, grace: float) -> None:
+        if self.bus is not None:
+            await self.bus.close(grace)
+
+    async def _close_pool(self, grace: float) -> None:
+        if self.pool is not None:
+            await _maybe_await(self.pool.close(grace))
+
+    # --- what the parts call --------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Where the gateway listens (the real port, once started)."""
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port if self.port is not None else self.config.port}"
+
+    async def invoke(
+        self, step: Step, payload: Any, ctx: InvocationContext
+    ) -> InvocationResult:
+        """Run `step`'s handler in its worker (hooks are called by the pool)."""
+        result: InvocationResult = await self.pool.invoke(step.name, payload, ctx)
+        return result
+
+    async def publish_emits(
+        self, step: Step, ctx: InvocationContext, emits: Sequence[Emit]
+    ) -> list[Event]:
+        """Publish a successful invocation's emits with its trace id, `step` as source."""
+        events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name)
+                  for e in emits]
+        if events:
+            assert self.bus is not None
+            await self.bus.publish(events)
+        return events
+
+    async def emit(self, topic: str, data: Any, trace_id: str | None = None) -> Event:
+        """Publish an event from outside any step (`motia emit`, the test harness)."""
+        if topic not in self._topic_validators:
+            known = ", ".join(sorted(self._topic_validators)) or "none"
+            raise EventRejected(f"unknown topic {topic!r}; declared topics: {known}")
+        validator = self._topic_validators[topic]
+        errors = violations(validator, data) if validator is not None else []
+        if errors:
+            raise EventRejected(
+                f"data for topic {topic!r} does not match its schema: {len(errors)} violation(s)",
+                errors,
+            )
+        event = Event(topic=topic, data=data, trace_id=trace_id or new_id())
+        assert self.bus is not None
+        await self.bus.publish([event])
+        self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,
+                         event_id=event.event_id)
+        return event
+
+    async def dead_letters(self, step: str | None = None) -> list[DeadLetter]:
+        assert self.store is not None
+        return await self.store.dead_letters(step)
+
+    async def replay(self, letter_id: str) -> Event | None:
+        """Send one dead letter back to its step; None when there is no such letter."""
+        assert self.store is not None and self.bus is not None
+        letter = await self.store.take_dead_letter(letter_id)
+        if letter is None:
+            return None
+        try:
+            self.app.step(letter.step)
+        except KeyError:
+            await self.store.add_dead_letter(letter)
+            raise EventRejected(f"dead letter {letter_id}: step {letter.step!r} is no longer "
+                                "in motia.yaml; it was kept") from None
+        try:
+            event = await self.bus.replay(letter)
+        except BaseException:
+            await self.store.add_dead_letter(letter)  # never lose it
+            raise
+        self.logger.info(f"dead letter {letter_id} replayed to step {letter.step}",
+                         step=letter.step, trace_id=event.trace_id, event_id=event.event_id)
+        return event
+
+    async def replay_all(self, step: str | None = None) -> list[str]:
+        replayed = []
+        for letter in await self.dead_letters(step):
+            if await self.replay(letter.id) is not None:
+                replayed.append(letter.id)
+        return replayed
+
+    # --- plan swap (motia dev) --------------------------------------------------------------
+
+    async def swap(self, app: App) -> set[str]:
+        """Serve `app` from now on; returns the steps that changed (see runner/_swap.py)."""
+        from motia.runner._swap import swap_plan
+
+        return await swap_plan(self, app)
+
+    def _set_app(self, app: App) -> None:
+        self.app = app
+        self._topic_validators = _topic_validators(app)
+
+    def _consumers(self) -> dict[str, Any]:
+        from motia.runner.consumers import consumers_for
+
+        return consumers_for(self)
+
+
+def _topic_validators(app: App) -> dict[str, Any]:
+    return {t.name: compile_schema(t.schema) for t in app.topics}
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked
+
+
+def _ignore_grace(close: Callable[[], Awaitable[None]]) -> Closer:
+    async def closer(grace: float) -> None:
+        del grace
+        await close()
+
+    return closer
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

@@ -1,0 +1,287 @@
+"""The HTTP gateway: one aiohttp application serving every API step and the admin API.
+
+A request is matched against the plan's `RouteTable`, its body and query are checked
+against the step's schemas (every violation listed in a 400), the handler runs in the
+step's worker, its emits are published, and only then is the response sent. Every
+failure is a JSON error with an id that is also in the log line (see `_http_errors`).
+
+The aiohttp application (middlewares, admin and Workbench routes) is built once; the
+route table behind the catch-all route is swapped by `motia dev` when motia.yaml
+changes, which aiohttp's frozen router could not do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from motia.compiler.ir import App
+from motia.errors import HandlerError, InvocationError, MotiaError
+from motia.runner._http_errors import (
+    dumps,
+    error_id,
+    error_middleware,
+    error_response,
+    too_large_message,
+)
+from motia.runner._routes import Match, NoRoute, Route, RouteTable, WrongMethod
+from motia.runner._validation import coerce_query, violations
+from motia.runner.bus.base import new_id
+from motia.runner.workers.api import InvocationContext, InvocationResult
+
+if TYPE_CHECKING:
+    from motia.runner.app import Runtime
+
+TRACE_HEADER = "x-trace-id"
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_RESPONSE_KEYS = frozenset({"status", "body", "headers"})
+
+
+class Gateway:
+    """Serves the API steps of `runtime.app`; `swap(app)` replaces the routes in place."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.routes = RouteTable(runtime.app)
+
+    def swap(self, app: App) -> None:
+        self.routes = RouteTable(app)
+
+    def application(self) -> web.Application:
+        """The aiohttp app: error and auth middlewares, admin and Workbench routes, steps."""
+        from motia.runner import admin
+
+        config = self.runtime.config
+        middlewares = [error_middleware(self.runtime.logger, config.max_body)]
+        guard = admin.auth_middleware(config)
+        if guard is not None:
+            middlewares.append(guard)
+        app = web.Application(middlewares=middlewares, client_max_size=config.max_body)
+        admin.add_admin_routes(app, self.runtime)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # --- one request ----------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        trace_id = incoming_trace_id(request.headers)
+        request["motia_trace_id"] = trace_id
+        try:
+            match = self.routes.match(request.method, request.path)
+        except NoRoute:
+            return self._fail(request, 404, "NotFound",
+                              f"no route for {request.method} {request.path}", trace_id)
+        except WrongMethod as exc:
+            allow = ", ".join(exc.allowed)
+            message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
+            return self._fail(request, 405, "MethodNotAllowed", message, trace_id,
+                              headers={"Allow": allow})
+        response = await self._serve(request, match, trace_id)
+        self._access_log(request, match, response.status, started, trace_id)
+        return response
+
+    async def _serve(self, request: web.Request, match: Match, trace_id: str) -> web.Response:
+        route = match.route
+        payload = await self._payload(request, match, trace_id)
+        if isinstance(payload, web.Response):
+            return payload
+        ctx = InvocationContext(trace_id=trace_id, event_id=new_id())
+        try:
+            result = await self.runtime.invoke(route.step, payload, ctx)
+        except InvocationError as exc:
+            return self._invocation_failed(request, route, exc, ctx)
+        return await self._respond(request, route, result, ctx)
+
+    async def _payload(
+        self, request: web.Request, match: Match, trace_id: str
+    ) -> dict[str, Any] | web.Response:
+        """The handler's `req`, or the 400/413 response that replaces the invocation."""
+        route = match.route
+        limit = self.runtime.config.max_body
+        if request.content_length is not None and request.content_length > limit:
+            return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
+        try:
+            body = _parse_body(raw, request.content_type)
+        except ValueError as exc:
+            return self._fail(request, 400, "InvalidJSON",
+                              f"request body is not valid JSON: {exc}", trace_id)
+        query = coerce_query(request.query, route.step.query)
+        errors = _check(route, body, query, raw)
+        if errors:
+            return self._fail(
+                request, 400, "ValidationError",
+                f"request does not match the schemas of step {route.step.name!r}: "
+                f"{len(errors)} violation(s)", trace_id, errors=errors, step=route.step.name,
+            )
+        return {
+            "body": body, "query": query, "params": match.params,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "method": request.method, "path": request.path,
+        }
+
+    async def _respond(
+        self, request: web.Request, route: Route, result: InvocationResult,
+        ctx: InvocationContext,
+    ) -> web.Response:
+        step = route.step.name
+        try:
+            status, body, headers = split_response(result.value)
+        except ValueError as exc:
+            return self._fail(request, 500, "InvalidResponse", f"step {step!r}: {exc}",
+                              ctx.trace_id, step=step, event_id=ctx.event_id)
+        try:
+            await self.runtime.publish_emits(route.step, ctx, result.emits)
+        except MotiaError as exc:
+            return self._fail(request, 503, "EventsUnavailable",
+                              f"step {step!r} succeeded but its events could not be "
+                              f"published: {exc}", ctx.trace_id, step=step, event_id=ctx.event_id)
+        if self.runtime.config.dev:
+            self._check_response(route, status, body, ctx)
+        response = _make_response(status, body, headers)
+        response.headers[TRACE_HEADER] = ctx.trace_id
+        return response
+
+    # --- failures -------------------------------------------------------------------------
+
+    def _invocation_failed(
+        self, request: web.Request, route: Route, exc: InvocationError, ctx: InvocationContext
+    ) -> web.Response:
+        step = route.step.name
+        eid = error_id()
+        self.runtime.logger.error(
+            f"{request.method} {request.path} -> {exc.http_status}: {exc.type}: {exc.message}",
+            {"error_id": eid, "status": exc.http_status, "traceback": exc.traceback or None},
+            step=step, trace_id=ctx.trace_id, event_id=ctx.event_id,
+        )
+        if isinstance(exc, HandlerError) and not self.runtime.config.dev:
+            message = f"step {step!r} failed; see the server log for error id {eid}"
+        else:
+            message = f"step {step!r}: {exc.message}"
+        return error_response(exc.http_status, type(exc).__name__, message, id=eid,
+                              headers={TRACE_HEADER: ctx.trace_id})
+
+    def _fail(
+        self, request: web.Request, status: int, type_: str, message: str, trace_id: str, *,
+        errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+        step: str | None = None, event_id: str | None = None,
+    ) -> web.Response:
+        eid = error_id()
+        level = "error" if status >= 500 else "info"
+        data: dict[str, Any] = {"error_id": eid, "status": status}
+        if errors:
+            data["errors"] = errors
+        self.runtime.logger.log(level, f"{request.method} {request.path} -> {status}: {message}",
+                                data, step=step, trace_id=trace_id, event_id=event_id)
+        return error_response(status, type_, message, id=eid, errors=errors,
+                              headers={**(headers or {}), TRACE_HEADER: trace_id})
+
+    def _check_response(
+        self, route: Route, status: int, body: Any, ctx: InvocationContext
+    ) -> None:
+        """`motia dev` only: warn when a response breaks its declared schema."""
+        validator = route.responses.get(status)
+        if validator is None:
+            return
+        found = violations(validator, body)
+        if found:
+            self.runtime.logger.warn(
+                f"response {status} of step {route.step.name!r} does not match its schema",
+                {"errors": found}, step=route.step.name, trace_id=ctx.trace_id,
+                event_id=ctx.event_id,
+            )
+
+    def _access_log(
+        self, request: web.Request, match: Match, status: int, started: float, trace_id: str
+    ) -> None:
+        if status >= 400:
+            return  # failures were logged, with their error id, where they happened
+        ms = (time.perf_counter() - started) * 1000
+        self.runtime.logger.info(f"{request.method} {request.path} -> {status} ({ms:.1f} ms)",
+                                 step=match.route.step.name, trace_id=trace_id)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def incoming_trace_id(headers: Any) -> str:
+    """The W3C `traceparent` trace-id, else a sane `x-trace-id`, else a new id."""
+    parent = headers.get("traceparent")
+    if parent:
+        found = _TRACEPARENT.match(parent.strip().lower())
+        if found and found.group(1) != "0" * 32:
+            return found.group(1)
+    given = headers.get(TRACE_HEADER)
+    if given and _TRACE_ID.match(given.strip()):
+        return str(given.strip())
+    return new_id()
+
+
+def _parse_body(raw: bytes, content_type: str) -> Any:
+    """JSON unless the client said it is text or a form; empty is None."""
+    if not raw:
+        return None
+    if content_type.startswith("text/"):
+        return raw.decode("utf-8", errors="replace")
+    if content_type == "application/x-www-form-urlencoded":
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _check(route: Route, body: Any, query: dict[str, Any], raw: bytes) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    if route.body is not None:
+        if not raw:
+            errors.append({"in": "body", "path": "",
+                           "message": "request body is missing; send a JSON document"})
+        else:
+            errors += violations(route.body, body, "body")
+    if route.query is not None:
+        errors += violations(route.query, query, "query")
+    return errors
+
+
+def split_response(value: Any) -> tuple[int, Any, dict[str, str]]:
+    """(status, body, headers) of a handler's return value; ValueError when malformed.
+
+    `{"status", "body", "headers"}` (any subset, at least status or body) is a response;
+    anything else is the body of a 200.
+    """
+    if not (isinstance(value, dict) and value and _RESPONSE_KEYS.issuperset(value)
+            and ("status" in value or "body" in value)):
+        return 200, value, {}
+    status = value.get("status", 200)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise ValueError(f"the handler returned status {status!r}; expected an HTTP status "
+                         "code from 100 to 599")
+    headers = value.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ValueError(f"the handler returned headers {headers!r}; expected an object")
+    return status, value.get("body"), {str(k): str(v) for k, v in headers.items()}
+
+
+def _make_response(status: int, body: Any, headers: dict[str, str]) -> web.Response:
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    if isinstance(body, str):
+        if "content-type" in {k.lower() for k in headers}:
+            return web.Response(status=status, text=body, headers=headers)
+        return web.Response(status=status, text=body, content_type="text/plain", headers=headers)
+    response = web.Response(status=status, text=dumps(body), headers=headers)
+    if "content-type" not in {k.lower() for k in headers}:
+        response.content_type = "application/json"
+    return response

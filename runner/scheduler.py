@@ -1,0 +1,184 @@
+"""The cron loop: fires each cron step at its schedule, once per tick, without drift.
+
+Each cron step gets one task. The next tick is computed by croniter from the previous
+*scheduled* time (never from "now"), so ticks stay on the schedule however long each
+one takes; a tick that is missed because the process was busy or down is skipped, not
+replayed (SPEC section 5). Expressions have 5 fields, or 6 with seconds last
+(croniter's convention); a step's `timezone:` is honoured, DST included.
+
+A tick still running when the next one is due is not started twice: the new tick is
+skipped with a warning. A failing tick is retried with the step's backoff, like an
+event. With several replicas, a lease in the shared store keyed by step and scheduled
+time lets exactly one of them fire each tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from motia.compiler.ir import Step
+from motia.errors import InvocationError
+from motia.runner.bus.base import new_id
+from motia.runner.workers.api import InvocationContext
+
+if TYPE_CHECKING:
+    from motia.runner.app import Runtime
+
+LEASE_TTL = 300.0
+"""How long a tick's lease lives: far longer than replicas' clocks disagree."""
+LATE = 1.0
+"""A tick found more than this many seconds in the past on wake-up counts as missed."""
+
+
+def ticks(step: Step, after: float) -> croniter:
+    """A croniter over the step's schedule, in its timezone, starting after `after`."""
+    zone = ZoneInfo(step.timezone) if step.timezone else UTC
+    start = datetime.fromtimestamp(after, tz=zone)
+    assert step.cron is not None
+    return croniter(step.cron, start)
+
+
+class Scheduler:
+    """One task per cron step of `runtime.app`; `update(app)` follows a plan swap."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}  # step -> tick in progress
+        self._steps: dict[str, Step] = {}
+        self._stopped = False
+
+    def start(self) -> None:
+        for step in self.runtime.app.steps_of("cron"):
+            self._add(step)
+
+    def update(self, steps: list[Step]) -> None:
+        """Follow a new plan: loops of removed or changed cron steps restart."""
+        wanted = {s.name: s for s in steps if s.type == "cron" and s.runs and s.cron}
+        for name in list(self._loops):
+            if wanted.get(name) != self._steps.get(name):
+                self._loops.pop(name).cancel()
+                self._steps.pop(name, None)
+        for name, step in wanted.items():
+            if name not in self._loops:
+                self._add(step)
+
+    async def stop(self, grace: float) -> None:
+        """Stop scheduling; running ticks get `grace` seconds to finish, then are cancelled."""
+        self._stopped = True
+        loops = list(self._loops.values())
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        self._loops.clear()
+        running = list(self._running.values())
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def _add(self, step: Step) -> None:
+        if not step.runs or not step.cron:
+            return
+        self._steps[step.name] = step
+        self._loops[step.name] = asyncio.create_task(self._loop(step),
+                                                     name=f"motia-cron:{step.name}")
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def _loop(self, step: Step) -> None:
+        schedule = ticks(step, time.time())
+        scheduled = schedule.get_next(float)
+        while not self._stopped:
+            await _sleep_until(scheduled)
+            if time.time() - scheduled > LATE:
+                # Woke up late (suspended, overloaded): skip to the next future tick.
+                self.runtime.logger.warn(
+                    f"cron tick at {_iso(scheduled)} was missed; not replayed", step=step.name)
+                schedule = ticks(step, time.time())
+            else:
+                await self._fire(step, scheduled)
+            scheduled = schedule.get_next(float)
+
+    async def _fire(self, step: Step, scheduled: float) -> None:
+        running = self._running.get(step.name)
+        if running is not None and not running.done():
+            self.runtime.logger.warn(
+                f"cron tick at {_iso(scheduled)} skipped: the previous tick is still running",
+                step=step.name)
+            return
+        if not await self._lease(step, scheduled):
+            return
+        task = asyncio.create_task(self._tick(step, scheduled), name=f"motia-tick:{step.name}")
+        self._running[step.name] = task
+
+    async def _lease(self, step: Step, scheduled: float) -> bool:
+        store = self.runtime.store
+        assert store is not None
+        if store.kind == "memory":
+            return True  # a memory store is never shared: this process is the only replica
+        try:
+            return await store.acquire_lease(f"cron:{step.name}:{scheduled:.0f}", LEASE_TTL)
+        except Exception as exc:  # store down: better to skip one tick than fire it twice
+            self.runtime.logger.error(f"cron tick at {_iso(scheduled)} skipped: "
+                                      f"could not take its lease: {exc}", step=step.name)
+            return False
+
+    async def _tick(self, step: Step, scheduled: float) -> None:
+        """Run one tick, retrying with the step's backoff; log the outcome."""
+        trace_id, event_id = new_id(), new_id()
+        self.runtime.hooks.after_cron_fired(step.name, scheduled, trace_id)
+        attempt = 1
+        while True:
+            current = self._steps.get(step.name, step)
+            ctx = InvocationContext(trace_id=trace_id, event_id=event_id, attempt=attempt)
+            try:
+                result = await self.runtime.invoke(current, None, ctx)
+                await self.runtime.publish_emits(current, ctx, result.emits)
+                return
+            except Exception as exc:  # handler, worker or publish failure: retry like an event
+                if attempt > current.retries:
+                    self._gave_up(current, ctx, exc)
+                    return
+                delay = current.backoff.delay(attempt)
+                self.runtime.logger.warn(
+                    f"cron tick failed ({_describe(exc)}); retry {attempt} in {delay:g}s",
+                    step=step.name, trace_id=trace_id, event_id=event_id)
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    def _gave_up(self, step: Step, ctx: InvocationContext, exc: BaseException) -> None:
+        self.runtime.logger.error(
+            f"cron tick failed after {ctx.attempt} attempt(s): {_describe(exc)}",
+            {"traceback": getattr(exc, "traceback", None) or None},
+            step=step.name, trace_id=ctx.trace_id, event_id=ctx.event_id)
+
+    def status(self) -> dict[str, Any]:
+        return {name: {"running": name in self._running and not self._running[name].done()}
+                for name in self._loops}
+
+
+async def _sleep_until(when: float) -> None:
+    """Sleep to the wall-clock time `when`, re-checking so a clock jump cannot fire early."""
+    while True:
+        remaining = when - time.time()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(remaining, 30.0))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, InvocationError):
+        return f"{exc.type}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,184 @@
+"""A bounded, in-process trace store fed by the runtime hooks.
+
+A trace is everything one API request or cron tick caused: one span per step
+invocation (its timings, the events it emitted, the state it touched, its error). The
+store keeps the newest `limit` traces (500 by default) and forgets the oldest, so a
+long-running app never grows without bound. The admin API (`/__motia/api/traces`) and
+the Workbench read it; nothing else depends on it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from motia.runner.hooks import Hooks
+
+if TYPE_CHECKING:
+    from motia.runner.bus.base import Event
+    from motia.runner.state.base import DeadLetter
+    from motia.runner.workers.api import InvocationContext
+
+MAX_TRACES = 500
+MAX_SPANS = 200  # per trace: a runaway fan-out must not eat the memory either
+MAX_STATE_OPS = 100  # per span
+
+
+@dataclass
+class Span:
+    """One invocation of one step (one attempt)."""
+
+    step: str
+    event_id: str
+    topic: str | None
+    attempt: int
+    start: float
+    end: float | None = None
+    status: str = "running"  # running | ok | error
+    error: dict[str, Any] | None = None
+    emits: list[dict[str, str]] = field(default_factory=list)
+    state_ops: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "step": self.step, "event_id": self.event_id, "topic": self.topic,
+            "attempt": self.attempt, "start": self.start, "end": self.end,
+            "duration": None if self.end is None else self.end - self.start,
+            "status": self.status, "emits": list(self.emits), "state_ops": list(self.state_ops),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class Trace:
+    trace_id: str
+    started: float
+    spans: list[Span] = field(default_factory=list)
+    dead_letters: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        failed = self.dead_letters or any(s.status == "error" for s in self.spans)
+        return "error" if failed else "ok"
+
+    @property
+    def ended(self) -> float:
+        ends = [s.end for s in self.spans if s.end is not None]
+        return max(ends, default=self.started)
+
+    def summary(self) -> dict[str, Any]:
+        steps = list(dict.fromkeys(s.step for s in self.spans))
+        return {
+            "trace_id": self.trace_id, "started": self.started,
+            "duration": self.ended - self.started, "steps": steps,
+            "status": self.status, "root": steps[0] if steps else None,
+            "spans": len(self.spans),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "spans": [s.to_dict() for s in self.spans]}
+
+
+class TraceStore(Hooks):
+    """Builds traces from `before_invoke`/`after_invoke`/`after_publish`/... hooks."""
+
+    def __init__(self, limit: int = MAX_TRACES) -> None:
+        self.limit = limit
+        self._traces: OrderedDict[str, Trace] = OrderedDict()
+        self._open: dict[tuple[str, str, int], Span] = {}
+
+    # --- queries ------------------------------------------------------------------------
+
+    def get(self, trace_id: str) -> Trace | None:
+        return self._traces.get(trace_id)
+
+    def recent(self, limit: int = 50) -> list[Trace]:
+        """Newest first (by the time the trace started)."""
+        newest = sorted(self._traces.values(), key=lambda t: t.started, reverse=True)
+        return newest[: max(limit, 0)]
+
+    def __len__(self) -> int:
+        return len(self._traces)
+
+    def __contains__(self, trace_id: object) -> bool:
+        return trace_id in self._traces
+
+    def clear(self) -> None:
+        self._traces.clear()
+        self._open.clear()
+
+    # --- hooks --------------------------------------------------------------------------
+
+    def before_invoke(self, step: str, ctx: InvocationContext, payload: Any) -> None:
+        trace = self._trace(ctx.trace_id)
+        span = Span(step=step, event_id=ctx.event_id, topic=ctx.topic, attempt=ctx.attempt,
+                    start=time.time())
+        if len(trace.spans) < MAX_SPANS:
+            trace.spans.append(span)
+        self._open[(step, ctx.event_id, ctx.attempt)] = span
+
+    def after_invoke(
+        self, step: str, ctx: InvocationContext, duration: float, error: BaseException | None
+    ) -> None:
+        span = self._open.pop((step, ctx.event_id, ctx.attempt), None)
+        if span is None:
+            return
+        span.end = span.start + duration if duration else time.time()
+        span.status = "ok" if error is None else "error"
+        if error is not None:
+            span.error = _error(error)
+
+    def after_state_op(self, step: str, ctx: InvocationContext, op: str, args: list[Any]) -> None:
+        span = self._open.get((step, ctx.event_id, ctx.attempt))
+        if span is None or len(span.state_ops) >= MAX_STATE_OPS:
+            return
+        record: dict[str, Any] = {"op": op, "group": args[0] if args else None}
+        if len(args) > 1 and op not in ("get_group", "clear"):
+            record["key"] = args[1]
+        span.state_ops.append(record)
+
+    def after_publish(self, events: list[Event]) -> None:
+        for event in events:
+            trace = self._traces.get(event.trace_id)
+            if trace is None or event.source is None:
+                continue
+            span = _latest(trace, event.source)
+            if span is not None:
+                span.emits.append({"topic": event.topic, "event_id": event.event_id})
+
+    def after_dead_letter(self, letter: DeadLetter) -> None:
+        trace = self._traces.get(letter.trace_id)
+        if trace is not None:
+            trace.dead_letters.append(letter.id)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _trace(self, trace_id: str) -> Trace:
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            trace = self._traces[trace_id] = Trace(trace_id=trace_id, started=time.time())
+            while len(self._traces) > self.limit:
+                self._forget(self._traces.popitem(last=False)[1])
+        return trace
+
+    def _forget(self, trace: Trace) -> None:
+        for span in trace.spans:
+            self._open.pop((span.step, span.event_id, span.attempt), None)
+
+
+def _latest(trace: Trace, step: str) -> Span | None:
+    for span in reversed(trace.spans):
+        if span.step == step:
+            return span
+    return None
+
+
+def _error(error: BaseException) -> dict[str, Any]:
+    to_dict = getattr(error, "to_dict", None)
+    if callable(to_dict):
+        return dict(to_dict())
+    return {"type": type(error).__name__, "message": str(error)}

@@ -1,0 +1,170 @@
+"""The cron loop: schedules (5/6 fields, time zones), no drift, no overlap, retries, and
+one firing per tick across replicas sharing a store.
+
+The loop is driven through a small stand-in for the Runtime (it only needs `invoke`,
+`publish_emits`, `store`, `logger`, `hooks`); the real runtime is covered end to end in
+test_runtime_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from motia.compiler.ir import App, Backoff, Handler, Step
+from motia.errors import HandlerError
+from motia.runner.hooks import Hooks, HookSet
+from motia.runner.logs import Logger, LogRecord
+from motia.runner.scheduler import Scheduler, ticks
+from motia.runner.state.base import StateStore
+from motia.runner.state.memory import MemoryStore
+from motia.runner.workers.api import InvocationContext, InvocationResult
+
+EVERY_SECOND = "* * * * * *"
+
+
+def cron_step(expr: str = EVERY_SECOND, *, retries: int = 0, zone: str | None = None) -> Step:
+    return Step(name="tick", type="cron", cron=expr, timezone=zone, retries=retries,
+                backoff=Backoff(0.05, 1, 0.05), handler=Handler("steps/tick.py"))
+
+
+class _Seen(Hooks):
+    def __init__(self) -> None:
+        self.fired: list[float] = []
+        self.logs: list[LogRecord] = []
+
+    def after_cron_fired(self, step: str, scheduled: float, trace_id: str) -> None:
+        self.fired.append(scheduled)
+
+    def on_log(self, record: LogRecord) -> None:
+        self.logs.append(record)
+
+
+class _Runtime:
+    """What Scheduler uses of a Runtime; `handler(ctx)` plays the step's handler."""
+
+    def __init__(self, step: Step, store: StateStore,
+                 handler: Callable[[InvocationContext], Awaitable[None]]) -> None:
+        self.app = App(name="cron-test", root="/tmp", steps=(step,))
+        self.store = store
+        self.seen = _Seen()
+        self.hooks = HookSet(self.seen)
+        self.logger = Logger(self.hooks, fmt="none")
+        self.handler = handler
+        self.calls: list[InvocationContext] = []
+
+    async def invoke(self, step: Step, payload: Any, ctx: InvocationContext) -> InvocationResult:
+        self.calls.append(ctx)
+        await self.handler(ctx)
+        return InvocationResult(None)
+
+    async def publish_emits(self, step: Step, ctx: InvocationContext, emits: Any) -> list[Any]:
+        return []
+
+
+async def _quick(ctx: InvocationContext) -> None:
+    return None
+
+
+async def _run(runtime: _Runtime, seconds: float) -> None:
+    scheduler = Scheduler(runtime)  # type: ignore[arg-type]
+    scheduler.start()
+    await asyncio.sleep(seconds)
+    await scheduler.stop(2.0)
+
+
+def test_six_fields_put_seconds_last_and_five_fields_are_minutes() -> None:
+    start = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
+    every_15s = ticks(cron_step("* * * * * */15"), start)
+    assert [every_15s.get_next(float) - start for _ in range(3)] == [15, 30, 45]
+    hourly = ticks(cron_step("0 * * * *"), start)
+    assert hourly.get_next(float) - start == 3600
+
+
+def test_the_step_time_zone_is_honoured_across_daylight_saving() -> None:
+    # 09:00 in Paris is 08:00 UTC in winter and 07:00 UTC in summer (DST began 31 March).
+    start = datetime(2024, 3, 30, 12, 0, tzinfo=UTC).timestamp()
+    paris = ticks(cron_step("0 9 * * *", zone="Europe/Paris"), start)
+    first, second = (datetime.fromtimestamp(paris.get_next(float), UTC) for _ in range(2))
+    assert (first.day, first.hour, second.day, second.hour) == (31, 7, 1, 7)
+    start = datetime(2024, 3, 29, 12, 0, tzinfo=UTC).timestamp()
+    winter = datetime.fromtimestamp(
+        ticks(cron_step("0 9 * * *", zone="Europe/Paris"), start).get_next(float), UTC)
+    assert (winter.day, winter.hour) == (30, 8)
+
+
+async def test_ticks_follow_the_schedule_without_drift() -> None:
+    # Given a handler taking 300 ms on an every-second schedule
+    async def slowish(ctx: InvocationContext) -> None:
+        await asyncio.sleep(0.3)
+
+    runtime = _Runtime(cron_step(), MemoryStore(), slowish)
+    await _run(runtime, 3.2)
+    # Then each tick is a whole second after the previous one: time spent does not add up
+    fired = runtime.seen.fired
+    assert len(fired) >= 2
+    assert all(t == int(t) for t in fired)
+    assert [b - a for a, b in zip(fired, fired[1:], strict=False)] == [1.0] * (len(fired) - 1)
+    assert len({c.trace_id for c in runtime.calls}) == len(runtime.calls)  # a trace per tick
+
+
+async def test_a_tick_still_running_is_not_started_twice() -> None:
+    async def slow(ctx: InvocationContext) -> None:
+        await asyncio.sleep(1.6)
+
+    runtime = _Runtime(cron_step(), MemoryStore(), slow)
+    await _run(runtime, 2.5)
+    warnings = [r.msg for r in runtime.seen.logs if r.level == "warn"]
+    assert any("skipped: the previous tick is still running" in m for m in warnings)
+    assert len(runtime.calls) < len(runtime.seen.fired) + len(warnings) + 1
+    assert len(runtime.calls) <= 2
+
+
+async def test_a_failing_tick_is_retried_with_the_step_backoff() -> None:
+    async def flaky(ctx: InvocationContext) -> None:
+        if ctx.attempt < 3:
+            raise HandlerError("tick", "boom", type="RuntimeError")
+
+    runtime = _Runtime(cron_step(retries=3), MemoryStore(), flaky)
+    await _run(runtime, 1.6)
+    first = [c for c in runtime.calls if c.event_id == runtime.calls[0].event_id]
+    assert [c.attempt for c in first] == [1, 2, 3]
+    assert len({c.trace_id for c in first}) == 1
+    assert any("retry 1 in 0.05s" in r.msg for r in runtime.seen.logs)
+
+
+async def test_a_tick_out_of_retries_is_logged_as_an_error() -> None:
+    async def broken(ctx: InvocationContext) -> None:
+        raise HandlerError("tick", "still broken", type="RuntimeError")
+
+    runtime = _Runtime(cron_step(retries=1), MemoryStore(), broken)
+    await _run(runtime, 1.4)
+    errors = [r for r in runtime.seen.logs if r.level == "error"]
+    assert errors and "cron tick failed after 2 attempt(s): RuntimeError: still broken" in (
+        errors[0].msg)
+    assert errors[0].step == "tick" and errors[0].trace_id
+
+
+async def test_replicas_sharing_a_store_fire_each_tick_once(tmp_path: Path) -> None:
+    from motia.runner.state import create_store
+
+    # Given three replicas, each with its own connection to one SQLite file
+    stores = [create_store("sqlite", namespace="cron-test", root=tmp_path) for _ in range(3)]
+    for store in stores:
+        await store.open()
+    try:
+        runtimes = [_Runtime(cron_step(), store, _quick) for store in stores]
+        # When they all run the every-second schedule for a while
+        await asyncio.gather(*(_run(r, 2.6) for r in runtimes))
+    finally:
+        for store in stores:
+            await store.close()
+    # Then every scheduled second ran exactly once, on one replica or another
+    fired = sorted(t for r in runtimes for t in r.seen.fired)
+    assert len(fired) >= 2
+    assert len(fired) == len(set(fired))
+    assert time.time() - fired[-1] < 5
