@@ -90,6 +90,8 @@ class PostgresStore(StateStore):
             pool = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
+                # who is who in pg_stat_activity (names are cut at 63 bytes)
+                server_settings={"application_name": f"motia:{self.namespace}"[:63]},
             )
         except _UNREACHABLE as exc:
             raise unavailable("PostgreSQL", self.url, exc) from None

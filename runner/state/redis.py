@@ -13,7 +13,8 @@ one app's keys share a slot, so its multi-key scripts stay legal on a cluster):
 Every read-modify-write is a Lua script (see _redis_lua.py) or a MULTI block: one round
 trip, atomic on the server. The client never re-sends a command after a dropped
 connection, because a re-sent `incr`, lease or take could apply twice; the caller sees
-AdapterUnavailable instead, and pooled connections are checked before reuse.
+AdapterUnavailable instead. Pooled connections the server closed (a Redis restart,
+CLIENT KILL, an idle timeout) are noticed and replaced before reuse, so no call fails.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class RedisStore(StateStore):
                 socket_connect_timeout=CONNECT_TIMEOUT,
                 retry=Retry(NoBackoff(), 0),
                 decode_responses=True,
+                # RESP2: redis-py skips its check for connections the server closed while
+                # pooled when RESP3 maintenance notifications are on (redis-py >= 7).
+                protocol=2,
+                client_name=f"motia:{self.namespace}",  # who is who in CLIENT LIST
             )
         except ValueError as exc:
             raise unavailable("Redis", self.url, exc) from None
