@@ -197,3 +197,16 @@ def test_hostile_text_still_yields_valid_code(tmp_path: Path, node: str, extensi
     else:
         check = subprocess.run([node, "--check", str(path)], capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stderr
+
+
+def test_example_values_follow_the_schema() -> None:
+    from motia.compiler._examples import example_value
+
+    assert example_value(PAYMENT) == {"id": "string", "amount": 1, "currency": "string"}
+    assert example_value({"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 2}) == [
+        "a", "a"]
+    assert example_value({"type": "string", "format": "email"}) == "user@example.com"
+    assert example_value({"type": "number", "exclusiveMinimum": 5}) == 6
+    assert example_value({"type": ["null", "boolean"]}) is True
+    assert example_value({"oneOf": [{"const": 3}, {"type": "string"}]}) == 3
+    assert example_value({"type": "string", "minLength": 8, "maxLength": 9}) == "stringxx"
