@@ -13,6 +13,7 @@ from itertools import islice
 from typing import Any
 
 import networkx as nx
+
 from motia.compiler.ir import App, Step
 
 MAX_CYCLES = 100

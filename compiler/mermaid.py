@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
+
 from motia.compiler.graph import build_graph
 from motia.compiler.ir import App
 

@@ -19,7 +19,6 @@ from typing import Any
 from motia.compiler._examples import example_value
 from motia.compiler._templates import render
 from motia.compiler.ir import App, JSONSchema, Step
-
 from motia.errors import CompileError
 
 TEMPLATE_BY_EXTENSION = {".py": "stub.py.j2", ".js": "stub.cjs.j2", ".cjs": "stub.cjs.j2",

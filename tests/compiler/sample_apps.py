@@ -106,3 +106,16 @@ def chain(n: int, root: Path | str = "/project") -> App:
         topics.append(Topic(f"t{i}"))
     return App(name="chain", root=str(root), topics=tuple(topics), flows=(Flow("main"),),
                steps=tuple(steps))
+
+
+def example_app() -> App:
+    """The repository's example application (motia.yaml at the root), compiled."""
+    import pytest
+
+    import motia.compiler
+
+    compile_project = getattr(motia.compiler, "compile_project", None)
+    if compile_project is None:  # the loader lands separately from the exporters
+        pytest.skip("motia.compiler.compile_project is not available yet")
+    app: App = compile_project(Path(__file__).resolve().parents[2] / "motia.yaml").app
+    return app

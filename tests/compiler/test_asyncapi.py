@@ -17,9 +17,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from sample_apps import PAYMENT, billing, example_app
+
 from motia.compiler.asyncapi import render_asyncapi
 from motia.compiler.ir import App, Handler, Step, Topic
-from sample_apps import PAYMENT, billing
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "node_modules/@asyncapi/specs/schemas/3.0.0.json"
@@ -49,6 +50,12 @@ def _event(name: str, subscribes: tuple[str, ...] = (), emits: tuple[str, ...] =
 
 def test_billing_validates_against_the_official_schema() -> None:
     assert _violations(render_asyncapi(billing())) == []
+
+
+def test_example_app_validates_against_the_official_schema() -> None:
+    document = render_asyncapi(example_app())
+    assert document["channels"] and document["operations"]
+    assert _violations(document) == []
 
 
 def test_the_official_schema_rejects_a_broken_document() -> None:

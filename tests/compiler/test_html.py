@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from sample_apps import PAYMENT, billing, chain, example_app
+
 from motia.compiler.html import render_html
 from motia.compiler.ir import App, Handler, Step, Topic
 from motia.compiler.schema_fields import schema_fields
-from sample_apps import PAYMENT, billing, chain
 
 
 class _Collector(HTMLParser):
@@ -44,6 +45,14 @@ def test_document_references_nothing_outside_itself() -> None:
     hrefs = [attrs["href"] for _, attrs in tags if "href" in attrs]
     ids = {attrs["id"] for _, attrs in tags if "id" in attrs}
     assert hrefs and all(h and h.startswith("#") and h[1:] in ids for h in hrefs)
+
+
+def test_example_app_document_is_self_contained_and_draws_every_step() -> None:
+    app = example_app()
+    document = render_html(app)
+    assert "http://" not in document and "https://" not in document
+    drawn = {a["data-id"] for t, a in _parse(document).tags if t == "g" and "data-id" in a}
+    assert {f"step:{step.name}" for step in app.steps} <= drawn
 
 
 def test_every_step_and_topic_is_drawn_styled_by_kind() -> None:

@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 import pytest
+from sample_apps import PAYMENT, billing, example_app
+
 from motia.compiler.ir import App, Handler, Response, Step
 from motia.compiler.openapi import render_openapi
-from sample_apps import PAYMENT, billing
 
 ORDER_WITH_DEFS = {
     "type": "object",
@@ -54,6 +55,12 @@ def _api(name: str, **fields: Any) -> Step:
 
 def test_billing_document_validates() -> None:
     _validate(render_openapi(billing()))
+
+
+def test_example_app_document_validates() -> None:
+    document = render_openapi(example_app())
+    _validate(document)
+    assert document["paths"]
 
 
 def test_operations_are_keyed_by_path_and_method() -> None:
