@@ -1,11 +1,232 @@
-"""Subcommands: placeholder until its issue lands; see motia/cli.py for the contract."""
+"""`motia compile` and `motia init`: check a project and generate from it; start one.
+
+`compile` validates everything first and writes nothing unless the whole project is
+valid: then the handler stubs (`--stubs`), the exports asked for and `.motia/plan.json`.
+Every output is rendered before the first file is written, so a failure while rendering
+leaves no half-written set behind. Errors become exit status 1 in motia/cli.py.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from motia.errors import MotiaError, UsageError
+
+if TYPE_CHECKING:  # the compiler is imported when a command runs, not at CLI start
+    from motia.compiler import Compiled
+    from motia.compiler.ir import App
 
 
 def register(sub: Any) -> None:
-    """Add this module's subcommands to the `motia` parser."""
-    del sub
+    """Add `compile` and `init` to the `motia` parser."""
+    summary = "validate motia.yaml, build the step graph, write stubs and exports"
+    parser = sub.add_parser("compile", help=summary, description=summary)
+    parser.add_argument("file", nargs="?", default="motia.yaml",
+                        help="motia.yaml or the folder holding it (default: motia.yaml)")
+    parser.add_argument("--stubs", action="store_true",
+                        help="write a handler file for every step whose file is missing")
+    for flag, what in (
+        ("--mermaid", "the Mermaid flowchart"),
+        ("--openapi", "the OpenAPI document of the API steps (JSON, or YAML for .yaml)"),
+        ("--asyncapi", "the AsyncAPI document of the topics (JSON, or YAML for .yaml)"),
+        ("--html", "a standalone HTML page of the flows"),
+        ("--graph", "the step graph as node-link JSON"),
+    ):
+        parser.add_argument(flag, metavar="F", help=f"write {what} to F")
+    parser.set_defaults(func=compile_command)
+
+    summary = "create a new project with a working example flow"
+    parser = sub.add_parser("init", help=summary, description=summary)
+    parser.add_argument("dir", help="folder to create (must not exist or be empty)")
+    parser.set_defaults(func=init_command)
+
+
+def compile_command(args: argparse.Namespace) -> int:
+    from motia.compiler import compile_project
+    from motia.compiler.plan import handler_paths, input_hash, write_plan
+
+    compiled = compile_project(args.file, require_handlers=not args.stubs)
+    outputs = _render_outputs(compiled.app, args)
+    app = compiled.app
+    written: list[Path] = []
+    if args.stubs:
+        from motia.compiler.stubs import write_stubs
+
+        written += write_stubs(app)
+        source = Path(app.root) / Path(app.source).name
+        digest = input_hash(source, compiled.ref_files, handler_paths(app))
+        app = dataclasses.replace(app, source_hash=digest)
+    for target, text in outputs:
+        written.append(_write(target, text))
+    write_plan(app, compiled.ref_files, compiled.warnings)
+    written.append(Path(app.source).parent / ".motia" / "plan.json")
+    _print_summary(dataclasses.replace(compiled, app=app), written)
+    return 0
+
+
+def _render_outputs(app: App, args: argparse.Namespace) -> list[tuple[Path, str]]:
+    renderers: dict[str, Callable[[App, Path], str]] = {
+        "mermaid": lambda a, _: _call("mermaid", "render_mermaid", a),
+        "openapi": lambda a, f: _dump(_call("openapi", "render_openapi", a), f),
+        "asyncapi": lambda a, f: _dump(_call("asyncapi", "render_asyncapi", a), f),
+        "html": lambda a, _: _call("html", "render_html", a),
+        "graph": lambda a, f: _dump(_call("graph", "graph_json", a), f),
+    }
+    outputs = []
+    for option, render in renderers.items():
+        target = getattr(args, option)
+        if target is not None:
+            outputs.append((Path(target), render(app, Path(target))))
+    return outputs
+
+
+def _call(module: str, function: str, app: App) -> Any:
+    from importlib import import_module
+
+    return getattr(import_module(f"motia.compiler.{module}"), function)(app)
+
+
+def _dump(document: Any, target: Path) -> str:
+    if target.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(target: Path, text: str) -> Path:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, "utf-8")
+    except OSError as exc:
+        raise MotiaError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def _print_summary(compiled: Compiled, written: Iterable[Path]) -> None:
+    from motia.compiler.units import format_duration
+
+    app = compiled.app
+    out = sys.stdout
+    out.write(f"{app.source}: app '{app.name}', {_count(app.steps, 'step')}, "
+              f"{_count(app.topics, 'topic')}, {_count(app.flows, 'flow')}\n\n")
+    rows = [(s.name, s.type, _trigger(s, format_duration), _handler(s)) for s in app.steps]
+    _table(out, ("STEP", "TYPE", "TRIGGER", "HANDLER"), rows)
+    subscribers: dict[str, list[str]] = {}
+    for step in app.steps:
+        for topic in step.subscribes:
+            subscribers.setdefault(topic, []).append(step.name)
+    rows = [(t.name, t.schema_name or ("inline" if t.schema else "-"),
+             ", ".join(subscribers.get(t.name, [])) or "-") for t in app.topics]
+    _table(out, ("TOPIC", "SCHEMA", "SUBSCRIBERS"), rows)
+    members: dict[str, list[str]] = {}
+    for step in app.steps:
+        for flow in step.flows:
+            members.setdefault(flow, []).append(step.name)
+    rows = [(f.name, ", ".join(members.get(f.name, [])) or "-") for f in app.flows]
+    _table(out, ("FLOW", "STEPS"), rows)
+    for warning in compiled.warnings:
+        sys.stderr.write(f"{warning}\n")
+    for path in written:
+        out.write(f"wrote {path}\n")
+    warned = f", {_count(compiled.warnings, 'warning')}" if compiled.warnings else ""
+    out.write(f"ok: {app.source} is valid{warned}\n")
+
+
+def _trigger(step: Any, format_duration: Callable[[float], str]) -> str:
+    if step.type == "api":
+        return f"{step.method} {step.path}"
+    if step.type == "cron":
+        return f"{step.cron}" + (f" ({step.timezone})" if step.timezone else "")
+    return ", ".join(step.subscribes) or "-"
+
+
+def _handler(step: Any) -> str:
+    handler = step.handler
+    if handler is None:
+        return "-"
+    return handler.path if handler.function == "handler" else f"{handler.path}:{handler.function}"
+
+
+def _count(items: Sequence[Any], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _table(out: Any, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        return
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+        out.write("  ".join(cells).rstrip() + "\n")
+    out.write("\n")
+
+
+# --- motia init ----------------------------------------------------------------------
+
+_RENAMES = {"gitignore": ".gitignore"}  # dotfiles are not package data; renamed on copy
+
+
+def init_command(args: argparse.Namespace) -> int:
+    from motia.compiler import compile_project
+
+    target = Path(args.dir)
+    _check_empty(target)
+    template = resources.files("motia").joinpath("project_template")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        _copy_tree(template, target)
+        _name_app(target / "motia.yaml", _app_name(target))
+    except OSError as exc:
+        raise MotiaError(f"cannot create the project in {target}: {exc.strerror or exc}") from None
+    compiled = compile_project(target / "motia.yaml")
+    out = sys.stdout
+    out.write(f"created {target}: app '{compiled.app.name}', "
+              f"{_count(compiled.app.steps, 'step')}\n\n")
+    out.write(f"next:\n  cd {target}\n  motia compile --mermaid flows.mmd\n  motia run\n")
+    return 0
+
+
+def _check_empty(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder; choose a new folder name")
+    if target.is_dir() and any(target.iterdir()):
+        raise UsageError(f"{target} is not empty; `motia init` only writes into a new or "
+                         "empty folder, so nothing of yours is overwritten")
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    for entry in sorted(source.iterdir(), key=lambda e: e.name):
+        if entry.name == "__pycache__":
+            continue
+        destination = target / _RENAMES.get(entry.name, entry.name)
+        if entry.is_dir():
+            destination.mkdir(exist_ok=True)
+            _copy_tree(entry, destination)
+        else:
+            with resources.as_file(entry) as path:
+                shutil.copyfile(path, destination)
+
+
+def _app_name(target: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.resolve().name).strip("-.")
+    return name or "my-app"
+
+
+def _name_app(motia_yaml: Path, name: str) -> None:
+    import yaml
+
+    if yaml.safe_load(name) != name:  # `123`, `true`, `null`: YAML would not read a string
+        name = json.dumps(name)
+    text = motia_yaml.read_text("utf-8")
+    motia_yaml.write_text(re.sub(r"(?m)^app: .*$", f"app: {name}", text, count=1), "utf-8")

@@ -1,0 +1,223 @@
+"""Stage 2: check motia.yaml against schema/motia.schema.json, in words people read.
+
+jsonschema finds every violation; this module turns each into one located Diagnostic
+("unknown key 'handlr' in step 'charge'" at the key, with "did you mean 'handler'?")
+and reports which paths were bad, so later stages do not report them a second time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+from motia.compiler.loader import Document, JSONPath
+from motia.compiler.suggest import did_you_mean, one_of
+from motia.compiler.units import parse_duration, parse_size
+
+from motia.errors import CompileError, Diagnostic
+
+STEP_TYPES = ("api", "event", "cron", "noop")
+
+_SECTIONS = {"steps": "step", "topics": "topic", "flows": "flow", "schemas": "schema"}
+_TYPE_WORDS = {
+    "object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+    "number": "a number", "boolean": "true or false", "null": "empty",
+}
+_TITLE_WORDS = {
+    "duration": "a duration (500ms, 10s, 1m)",
+    "size": "a size (512MB, 1GiB)",
+    "schema name or inline JSON Schema": "a schema name or an inline JSON Schema",
+    "JSON Schema": "an inline JSON Schema (a mapping)",
+}
+_UNIT_PARSERS: dict[str, Callable[[object], object]] = {
+    "duration": parse_duration, "size": parse_size,
+}
+_MISSING_HINTS = {
+    "version": "add `version: 1` at the top of the file",
+    "app": "add `app: <name>` at the top of the file",
+    "type": "add `type: api`, `type: event`, `type: cron` or `type: noop`",
+    "method": "add `method: POST` (or GET, PUT, PATCH, DELETE, HEAD, OPTIONS)",
+    "path": "add `path: /orders/{id}` (path parameters in braces)",
+    "handler": "add `handler: steps/<file>.py` (or a .js file), relative to motia.yaml",
+    "subscribes": "add `subscribes: [<topic>]`: the topics whose events run this step",
+    "cron": 'add `cron: "0 3 * * *"` (croniter syntax)',
+}
+_NAME_HINT = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+Tainted = set[JSONPath]
+
+
+@functools.cache
+def motia_schema() -> dict[str, Any]:
+    """The JSON Schema of motia.yaml, shipped as package data in motia.schema."""
+    text = resources.files("motia.schema").joinpath("motia.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(motia_schema())
+
+
+@functools.cache
+def step_keys() -> dict[str, frozenset[str]]:
+    """The keys each step type accepts, read from the schema (its single source)."""
+    defs = motia_schema()["$defs"]
+    return {kind: frozenset(defs[f"{kind}Step"]["properties"]) for kind in STEP_TYPES}
+
+
+def validate_document(doc: Document) -> tuple[list[Diagnostic], Tainted]:
+    """Every schema violation in `doc` as a Diagnostic, and the paths they make unusable."""
+    diagnostics: list[Diagnostic] = []
+    tainted: Tainted = set()
+    seen: set[tuple[JSONPath, str]] = set()
+    for error in _validator().iter_errors(doc.data):
+        for path, diagnostic in _explain(doc, error):
+            # jsonschema reports `required` once per missing key; we list them all each time
+            if (path, diagnostic.message) not in seen:
+                seen.add((path, diagnostic.message))
+                diagnostics.append(diagnostic)
+            tainted.add(path)
+    return diagnostics, tainted
+
+
+def _explain(doc: Document, error: ValidationError) -> Iterable[tuple[JSONPath, Diagnostic]]:
+    path: JSONPath = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        return [_unknown_key(doc, path, key, error) for key in _extra_keys(error)]
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [_missing_key(doc, path, key) for key in missing]
+    if "propertyNames" in error.relative_schema_path:
+        return [_bad_name(doc, path, str(error.instance))]
+    message, hint = _message(path, error)
+    return [(path, doc.diagnostic(path, message, hint))]
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    allowed = error.schema.get("properties", {})
+    return [key for key in error.instance if key not in allowed]
+
+
+def _unknown_key(
+    doc: Document, path: JSONPath, key: str, error: ValidationError
+) -> tuple[JSONPath, Diagnostic]:
+    allowed = sorted(error.schema.get("properties", {}))
+    where = describe_owner(path)
+    hint = did_you_mean(key, allowed) or _other_step_types(path, key, error)
+    hint = hint or f"allowed keys here: {one_of(allowed)}"
+    message = f"unknown key '{key}' in {where}" if path else f"unknown top-level key '{key}'"
+    return path + (key,), doc.diagnostic(path + (key,), message, hint, key=True)
+
+
+def _other_step_types(path: JSONPath, key: str, error: ValidationError) -> str:
+    kind = error.schema.get("title", "")
+    if len(path) != 2 or path[0] != "steps" or not kind.endswith(" step"):
+        return ""
+    owners = [t for t, keys in step_keys().items() if key in keys]
+    if not owners:
+        return ""
+    names = owners[0] if len(owners) == 1 else f"{', '.join(owners[:-1])} and {owners[-1]}"
+    return f"'{key}' is only valid for {names} steps, not {kind}s"
+
+
+def _missing_key(doc: Document, path: JSONPath, key: str) -> tuple[JSONPath, Diagnostic]:
+    where = describe_owner(path)
+    message = f"{where} is missing required key '{key}'" if path else f"missing required key '{key}'"
+    return path + (key,), doc.diagnostic(path, message, _MISSING_HINTS.get(key, ""), key=True)
+
+
+def _bad_name(doc: Document, path: JSONPath, name: str) -> tuple[JSONPath, Diagnostic]:
+    if path and path[-1] == "responses":
+        message = f"invalid HTTP status code '{name}' in {describe_owner(path)} responses"
+        hint = "use a status code from 100 to 599, e.g. 200"
+    else:
+        noun = _SECTIONS.get(str(path[-1]) if path else "", "key")
+        message, hint = f"invalid {noun} name '{name}'", _NAME_HINT
+        if noun == "schema":
+            hint = "use letters, digits, '.', '_' and '-', starting with a letter or '_'"
+    return path + (name,), doc.diagnostic(path + (name,), message, hint, key=True)
+
+
+def _message(path: JSONPath, error: ValidationError) -> tuple[str, str]:
+    subject = describe_field(path)
+    kind, value, expected = error.validator, error.instance, error.validator_value
+    title = error.schema.get("title", "") if isinstance(error.schema, dict) else ""
+    if kind in ("pattern", "minimum") and title in _UNIT_PARSERS:
+        try:
+            _UNIT_PARSERS[title](value)
+        except CompileError as exc:
+            return f"{subject}: {exc.message}", exc.hint
+    if kind == "type":
+        return f"{subject} must be {_expected_type(expected, title)}, got {show(value)}", ""
+    if kind == "enum":
+        choices = [str(c) for c in expected]
+        hint = did_you_mean(str(value), choices)
+        return f"{subject} must be one of {', '.join(choices)}; got {show(value)}", hint
+    if kind == "const":
+        if path == ("version",):
+            return f"unsupported version {show(value)}", "this Motia reads `version: 1` files"
+        return f"{subject} must be {show(expected)}, got {show(value)}", ""
+    if kind == "minimum":
+        return f"{subject} must be at least {expected}, got {show(value)}", ""
+    if kind in ("minItems", "minLength"):
+        return f"{subject} must not be empty", ""
+    if kind == "uniqueItems":
+        return f"{subject} lists {show(_first_duplicate(value))} more than once", "remove the repeat"
+    return f"{subject}: {error.message}", ""
+
+
+def _expected_type(expected: object, title: str) -> str:
+    if title in _TITLE_WORDS:
+        return _TITLE_WORDS[title]
+    names = [expected] if isinstance(expected, str) else list(expected)  # type: ignore[call-overload]
+    return " or ".join(_TYPE_WORDS.get(str(n), str(n)) for n in names)
+
+
+def _first_duplicate(values: list[Any]) -> Any:
+    seen: list[Any] = []
+    for value in values:
+        if value in seen:
+            return value
+        seen.append(value)
+    return None
+
+
+def describe_owner(path: JSONPath) -> str:
+    """"step 'x'", "topic 'y'", "defaults"...: the thing a path belongs to, for messages."""
+    if len(path) >= 2 and path[0] in _SECTIONS:
+        return f"{_SECTIONS[str(path[0])]} '{path[1]}'"
+    if path:
+        return f"'{path[0]}'"
+    return "the top level"
+
+
+def describe_field(path: JSONPath) -> str:
+    """"'retries' in step 'x'", "'backoff.max' in defaults", "'app'": a field, for messages."""
+    owner_len = 2 if len(path) >= 2 and path[0] in _SECTIONS else 1
+    owner, rest = path[:owner_len], path[owner_len:]
+    if not rest:
+        return describe_owner(owner) if owner_len == 2 else f"'{path[0]}'" if path else "the file"
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
+    return f"'{field}' in {describe_owner(owner)}"
+
+
+def show(value: object) -> str:
+    """A value as a message shows it: `'text'`, `5`, `true`, `null`, `a mapping`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"'{value}'" if len(value) <= 60 else f"'{value[:57]}...'"
+    return repr(value)

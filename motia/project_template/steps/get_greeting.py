@@ -1,0 +1,8 @@
+"""GET /greetings/{id}: the stored greeting, or 404 while it is not written yet."""
+
+
+async def handler(req, ctx):
+    greeting = await ctx.state.get("greetings", req.params["id"])
+    if greeting is None:
+        return {"status": 404, "body": {"error": "no such greeting (yet)"}}
+    return {"status": 200, "body": greeting}

@@ -1,0 +1,10 @@
+"""POST /greetings: accept a name, hand it to the writer, answer 202 with the id."""
+
+import uuid
+
+
+async def handler(req, ctx):
+    greeting = {"id": uuid.uuid4().hex[:12], "name": req.body["name"]}
+    await ctx.emit({"topic": "greeting.requested", "data": greeting})
+    ctx.logger.info("greeting requested", greeting)
+    return {"status": 202, "body": greeting}

@@ -1,0 +1,8 @@
+// Writes the greeting, stores it in shared state and announces it.
+exports.handler = async (greeting, ctx) => {
+  const written = { ...greeting, text: `Hello, ${greeting.name}!` };
+  await ctx.state.set('greetings', greeting.id, written);
+  await ctx.state.incr('stats', 'greetings', 1);
+  await ctx.emit({ topic: 'greeting.sent', data: written });
+  ctx.logger.info('greeting written', { id: greeting.id });
+};
