@@ -27,7 +27,7 @@ def render_html(app: App) -> str:
         counts={kind: len(app.steps_of(kind)) for kind in ("api", "event", "cron", "noop")},
         diagrams=_diagrams(app),
         steps=steps,
-        topics=[_topic_row(app, topic.name, schemas) for topic in app.topics],
+        topics=_topic_rows(app, schemas),
         schemas=schemas.sections,
     )
     return text
@@ -156,12 +156,18 @@ def _step_row(step: Step, schemas: _Schemas) -> dict[str, Any]:
     }
 
 
-def _topic_row(app: App, name: str, schemas: _Schemas) -> dict[str, Any]:
-    topic = app.topic(name)
-    return {
-        "name": name,
+def _topic_rows(app: App, schemas: _Schemas) -> list[dict[str, Any]]:
+    emitters: dict[str, list[str]] = {}
+    subscribers: dict[str, list[str]] = {}
+    for step in app.steps:
+        for name in step.emits:
+            emitters.setdefault(name, []).append(step.name)
+        for name in step.subscribes:
+            subscribers.setdefault(name, []).append(step.name)
+    return [{
+        "name": topic.name,
         "description": topic.description,
-        "schema": schemas.link(topic.schema, f"Topic {name}: payload", topic.schema_name),
-        "emitters": [s.name for s in app.steps if name in s.emits],
-        "subscribers": [s.name for s in app.steps if name in s.subscribes],
-    }
+        "schema": schemas.link(topic.schema, f"Topic {topic.name}: payload", topic.schema_name),
+        "emitters": emitters.get(topic.name, []),
+        "subscribers": subscribers.get(topic.name, []),
+    } for topic in app.topics]
