@@ -8,6 +8,7 @@ a user reporting "error 3f2a..." can be matched to the server side.
 from __future__ import annotations
 
 import json
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,8 @@ from aiohttp import web
 from motia.runner.logs import Logger
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: the request's trace id, set by the gateway so the error middleware can log it
+TRACE_ID_KEY = web.RequestKey("motia_trace_id", str)
 
 _TYPES = {
     400: "BadRequest",
@@ -77,7 +80,8 @@ def error_middleware(logger: Logger, max_body: int) -> Middleware:
             eid = error_id()
             logger.error(
                 f"{request.method} {request.path}: unexpected {type(exc).__name__}: {exc}",
-                {"error_id": eid}, trace_id=request.get("motia_trace_id"),
+                {"error_id": eid, "traceback": traceback.format_exc()},
+                trace_id=request.get(TRACE_ID_KEY),
             )
             return error_response(500, "InternalError", "internal error; see the server log",
                                   id=eid)

@@ -22,6 +22,7 @@ from aiohttp import web
 from motia.compiler.ir import App
 from motia.errors import HandlerError, InvocationError, MotiaError
 from motia.runner._http_errors import (
+    TRACE_ID_KEY,
     dumps,
     error_id,
     error_middleware,
@@ -71,7 +72,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         trace_id = incoming_trace_id(request.headers)
-        request["motia_trace_id"] = trace_id
+        request[TRACE_ID_KEY] = trace_id
         try:
             match = self.routes.match(request.method, request.path)
         except NoRoute:
@@ -107,15 +108,16 @@ class Gateway:
         if request.content_length is not None and request.content_length > limit:
             return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
         try:
-            raw = await request.read()
+            raw = await request.read() if request.body_exists else b""
         except web.HTTPRequestEntityTooLarge:
             return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
         try:
             body = _parse_body(raw, request.content_type)
         except ValueError as exc:
             return self._fail(request, 400, "InvalidJSON",
-                              f"request body is not valid JSON: {exc}", trace_id)
-        query = coerce_query(request.query, route.step.query)
+                              f"request body is not valid JSON: {exc}", trace_id,
+                              step=route.step.name)
+        query = coerce_query(request.query, route.step.query) if request.query_string else {}
         errors = _check(route, body, query, raw)
         if errors:
             return self._fail(

@@ -136,6 +136,7 @@ class TraceStore(Hooks):
         span = self._open.get((step, ctx.event_id, ctx.attempt))
         if span is None or len(span.state_ops) >= MAX_STATE_OPS:
             return
+        op = op.removeprefix("state.")  # workers report "state.get"; the API says "get"
         record: dict[str, Any] = {"op": op, "group": args[0] if args else None}
         if len(args) > 1 and op not in ("get_group", "clear"):
             record["key"] = args[1]

@@ -1,0 +1,117 @@
+"""Gateway throughput: bare aiohttp vs the same endpoint as a Motia API step (Python, Node.js).
+
+    .venv/bin/python bench/gateway.py [--duration 5] [--concurrency 32]
+
+In one run, under the same load generator (bench/_load.py, an aiohttp client loop in a
+separate process so it does not share the server's event loop): a bare aiohttp handler
+returning JSON, then `GET /hello` as a Motia API step whose handler runs in a Python
+worker, then in a Node.js worker. Prints requests/s, p50/p99 and the ratio to bare
+aiohttp, one line per figure. Target: Motia Python >= 50% of bare aiohttp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from motia.compiler.ir import App, Handler, Step
+from motia.runner.app import Runtime
+from motia.runner.config import RunConfig
+
+HERE = Path(__file__).resolve().parent
+PY_HANDLER = 'async def handler(req, ctx):\n    return {"status": 200, "body": {"hello": "world"}}\n'
+JS_HANDLER = "exports.handler = async (req, ctx) => ({ status: 200, body: { hello: 'world' } });\n"
+
+
+async def run_load(url: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """Run bench/_load.py in its own process against `url`; its JSON result."""
+    command = [sys.executable, str(HERE / "_load.py"), url, "--concurrency",
+               str(args.concurrency), "--duration", str(args.duration), "--warmup", "1"]
+    for key, value in extra.items():
+        command += [f"--{key}"] if value is True else [f"--{key}", str(value)]
+    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"load generator failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+@asynccontextmanager
+async def bare_aiohttp() -> AsyncIterator[str]:
+    async def hello(request: web.Request) -> web.Response:
+        return web.json_response({"hello": "world"})
+
+    app = web.Application()
+    app.router.add_get("/hello", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/hello"
+    finally:
+        await runner.cleanup()
+
+
+def hello_app(root: Path, language: str) -> App:
+    """A one-step project: GET /hello answered by a Python or a Node.js handler."""
+    (root / "steps").mkdir(parents=True, exist_ok=True)
+    name = "hello.py" if language == "python" else "hello.js"
+    (root / "steps" / name).write_text(PY_HANDLER if language == "python" else JS_HANDLER)
+    step = Step(name="hello", type="api", method="GET", path="/hello",
+                handler=Handler(f"steps/{name}", language=language))  # type: ignore[arg-type]
+    return App(name=f"bench-{language}", root=str(root), steps=(step,))
+
+
+@asynccontextmanager
+async def motia(language: str) -> AsyncIterator[str]:
+    root = Path(tempfile.mkdtemp(prefix="motia-bench-"))
+    try:
+        config = RunConfig(state="memory", events="memory", port=0, log_format="none",
+                           eager=True)
+        async with Runtime(hello_app(root, language), config) as runtime:
+            yield f"{runtime.url}/hello"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def line(name: str, result: dict[str, Any], bare: dict[str, Any] | None) -> str:
+    text = (f"gateway {name:<14} {result['rps']:>8,.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+            f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}")
+    if bare is not None:
+        text += f"  ratio to bare {result['rps'] / bare['rps']:.2f}"
+    return text
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with bare_aiohttp() as url:
+        bare = await run_load(url, args)
+    print(line("bare aiohttp", bare, None), flush=True)
+    targets = ["python"] + (["node"] if shutil.which("node") else [])
+    for language in targets:
+        async with motia(language) as url:
+            result = await run_load(url, args)
+        print(line(f"motia {language}", result, bare), flush=True)
+        if language == "python":
+            verdict = "met" if result["rps"] >= 0.5 * bare["rps"] else "NOT met"
+            print(f"gateway target motia python >= 50% of bare aiohttp: {verdict} "
+                  f"({result['rps'] / bare['rps']:.0%})", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    asyncio.run(main(parser.parse_args()))
