@@ -16,11 +16,11 @@ numeric suffix when two names sanitise alike), and labels are quoted with Mermai
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
 
+from motia.compiler._templates import render
 from motia.compiler.graph import build_graph
 from motia.compiler.ir import App
 
@@ -35,12 +35,6 @@ _ENTITIES = {
     "\\": "#92;",
 }
 _PREFIX = {"step": "s_", "topic": "t_", "flow": "f_"}
-_CLASSES = (
-    "classDef api fill:#e8f1fb,stroke:#1f5f9e",
-    "classDef cron fill:#fdf3e3,stroke:#a86400",
-    "classDef topic fill:#f1eafa,stroke:#6b3fa0",
-    "classDef noop fill:#ffffff,stroke:#777777,stroke-dasharray: 5 5",
-)
 
 
 def escape_label(text: str) -> str:
@@ -79,25 +73,28 @@ def render_mermaid(app: App) -> str:
     """The Mermaid source of `app`'s flows (see the module docstring for the layout)."""
     graph = build_graph(app)
     ids = _Ids()
-    for node, attrs in graph.nodes(data=True):
+    for _, attrs in graph.nodes(data=True):
         ids(attrs["kind"], attrs["name"])
-    flows = _flow_order(app, graph)
     homes = _homes(graph)
-    lines = ["flowchart LR"]
-    for flow in flows:
-        members = [node for node in graph if homes[node] == flow]
-        if not members:
-            continue
-        lines.append(f'    subgraph {ids("flow", flow)}["{escape_label(flow)}"]')
-        lines.append("        direction LR")
-        lines += _node_lines(graph, ids, members, "        ")
-        lines.append("    end")
-    lines += _node_lines(graph, ids, (n for n in graph if homes[n] is None), "    ")
-    for source, target in graph.edges:
-        src, dst = graph.nodes[source], graph.nodes[target]
-        lines.append(f"    {ids(src['kind'], src['name'])} --> {ids(dst['kind'], dst['name'])}")
-    lines += [f"    {line}" for line in _CLASSES]
-    return "\n".join(lines) + "\n"
+    subgraphs = []
+    for flow in _flow_order(app, graph):
+        members = [_node(graph.nodes[node], ids) for node in graph if homes[node] == flow]
+        if members:
+            subgraphs.append({"id": ids("flow", flow), "label": escape_label(flow),
+                              "nodes": members})
+    edges = [(_ref(graph, ids, source), _ref(graph, ids, target))
+             for source, target in graph.edges]
+    text: str = render(
+        "flowchart.mmd.j2",
+        subgraphs=subgraphs,
+        loose=[_node(graph.nodes[node], ids) for node in graph if homes[node] is None],
+        edges=edges,
+    )
+    return text
+
+
+def _ref(graph: nx.DiGraph, ids: _Ids, node: str) -> str:
+    return ids(graph.nodes[node]["kind"], graph.nodes[node]["name"])
 
 
 def _flow_order(app: App, graph: nx.DiGraph) -> list[str]:
@@ -111,10 +108,6 @@ def _flow_order(app: App, graph: nx.DiGraph) -> list[str]:
 def _homes(graph: nx.DiGraph) -> dict[str, str | None]:
     return {node: (attrs["flows"][0] if attrs["flows"] else None)
             for node, attrs in graph.nodes(data=True)}
-
-
-def _node_lines(graph: nx.DiGraph, ids: _Ids, nodes: Iterable[str], indent: str) -> list[str]:
-    return [indent + _node(graph.nodes[node], ids) for node in nodes]
 
 
 def _node(attrs: dict[str, Any], ids: _Ids) -> str:
