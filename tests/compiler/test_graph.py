@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from sample_apps import billing
+
 from motia.compiler.graph import build_graph, find_cycles, graph_json
 from motia.compiler.ir import App, Handler, Step, Topic
-from sample_apps import billing
 
 
 def _event(name: str, subscribes: tuple[str, ...], emits: tuple[str, ...]) -> Step:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sample_apps import billing, chain
+
 from motia.compiler.ir import App, Flow, Handler, Step, Topic
 from motia.compiler.layout import NO_FLOW, layout, overlaps
-from sample_apps import billing, chain
 
 
 def _by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -12,9 +12,10 @@ import re
 from golden_check import assert_golden
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sample_apps import billing
+
 from motia.compiler.ir import App, Flow, Handler, Step, Topic
 from motia.compiler.mermaid import escape_label, render_mermaid
-from sample_apps import billing
 
 NODE = re.compile(r'^\s+(\S+?)(\["|\(\[")([^"]*)("\]|"\]\))(:::\w+)?$')
 EDGE = re.compile(r"^\s+(\w+) --> (\w+)$")

@@ -18,10 +18,10 @@ import pytest
 from golden_check import assert_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from motia.compiler.ir import App, Handler, Step, Topic
-from motia.compiler.stubs import stub_text, write_stubs
 from sample_apps import PAYMENT, billing
 
+from motia.compiler.ir import App, Handler, Step, Topic
+from motia.compiler.stubs import stub_text, write_stubs
 from motia.errors import CompileError
 
 WRITTEN = ["steps/cleanup.py", "steps/create_invoice.js", "steps/get_invoice.mjs",
