@@ -83,16 +83,18 @@ class Gateway:
             message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
             return self._fail(request, 405, "MethodNotAllowed", message, trace_id,
                               headers={"Allow": allow})
-        response = await self._serve(request, match, trace_id)
-        self._access_log(request, match, response.status, started, trace_id)
+        ctx = InvocationContext(trace_id=trace_id, event_id=new_id())
+        response = await self._serve(request, match, ctx)
+        self._access_log(request, match, response.status, started, ctx)
         return response
 
-    async def _serve(self, request: web.Request, match: Match, trace_id: str) -> web.Response:
+    async def _serve(
+        self, request: web.Request, match: Match, ctx: InvocationContext
+    ) -> web.Response:
         route = match.route
-        payload = await self._payload(request, match, trace_id)
+        payload = await self._payload(request, match, ctx.trace_id)
         if isinstance(payload, web.Response):
             return payload
-        ctx = InvocationContext(trace_id=trace_id, event_id=new_id())
         try:
             result = await self.runtime.invoke(route.step, payload, ctx)
         except InvocationError as exc:
@@ -203,13 +205,15 @@ class Gateway:
             )
 
     def _access_log(
-        self, request: web.Request, match: Match, status: int, started: float, trace_id: str
+        self, request: web.Request, match: Match, status: int, started: float,
+        ctx: InvocationContext,
     ) -> None:
         if status >= 400:
             return  # failures were logged, with their error id, where they happened
         ms = (time.perf_counter() - started) * 1000
         self.runtime.logger.info(f"{request.method} {request.path} -> {status} ({ms:.1f} ms)",
-                                 step=match.route.step.name, trace_id=trace_id)
+                                 step=match.route.step.name, trace_id=ctx.trace_id,
+                                 event_id=ctx.event_id)
 
 
 # --- helpers ------------------------------------------------------------------------------
