@@ -29,8 +29,8 @@ class Hooks:
         self, step: str, ctx: InvocationContext, duration: float, error: BaseException | None
     ) -> None: ...
 
-    def after_emit(self, step: str, ctx: InvocationContext, event: Event) -> None:
-        """An event was accepted by ctx.emit (it is published only if the handler succeeds)."""
+    def after_emit(self, step: str, ctx: InvocationContext, topic: str, data: Any) -> None:
+        """ctx.emit accepted `topic`/`data` (the event is published only if the handler succeeds)."""
 
     def after_publish(self, events: list[Event]) -> None: ...
 

@@ -1,0 +1,466 @@
+"""One worker process as the host sees it: its socket, its in-flight invocations, its end.
+
+`WorkerProcess` speaks the protocol of PROTOCOL.md over its end of a socketpair, answers
+the handler's calls (emit validation, state), turns stdout/stderr into log lines, and
+when the process ends fails whatever was still in flight with a typed error. It knows
+nothing of restarts or dispatch: its `Supervisor` (the owner) does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from motia.compiler.ir import Step
+from motia.errors import (
+    HandlerError,
+    HandlerLoadError,
+    HandlerTimeout,
+    InvocationError,
+    MotiaError,
+    WorkerCrashed,
+)
+from motia.runner.logs import LEVELS, LogRecord
+from motia.runner.workers import _protocol as p
+from motia.runner.workers.api import Emit, InvocationContext
+
+if TYPE_CHECKING:
+    from motia.runner.workers._supervisor import Supervisor
+
+_log = logging.getLogger("motia.workers")
+
+#: how long a worker has to confirm a cancel (after a timeout) before it is killed
+CANCEL_GRACE = 1.0
+#: after the process exits, how long to wait for its pipes to close before giving up on them
+PIPE_GRACE = 0.5
+_STATE_METHODS = {
+    p.OP_STATE_GET: "get", p.OP_STATE_SET: "set", p.OP_STATE_DELETE: "delete",
+    p.OP_STATE_GET_GROUP: "get_group", p.OP_STATE_CLEAR: "clear", p.OP_STATE_INCR: "incr",
+}
+
+
+@dataclass(eq=False)
+class _Invocation:
+    ctx: InvocationContext
+    future: asyncio.Future[tuple[Any, list[Emit]]]
+    deadline: float  # loop.time() after which it has timed out
+    emits: list[Emit] = field(default_factory=list)
+
+
+class WorkerProcess(asyncio.BufferedProtocol):
+    """The host's end of one worker: `start()`, then `run()` per invocation."""
+
+    def __init__(self, owner: Supervisor) -> None:
+        self.owner = owner
+        self.loop = asyncio.get_running_loop()
+        self.pid: int | None = None
+        self.inflight = 0  # slots in use: running invocations plus timed-out ones not yet confirmed
+        self.ready_at: float | None = None
+        self.retiring = False
+        self.rss = 0
+        self.exited: asyncio.Future[str] = self.loop.create_future()
+        self._ready: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self._pending: dict[int, _Invocation] = {}  # in dispatch order, hence deadline order
+        self._timer: asyncio.TimerHandle | None = None  # for the oldest pending deadline
+        self._cancelling: dict[int, tuple[asyncio.TimerHandle, InvocationContext]] = {}
+        self._next_id = 0
+        self._frames = p.FrameBuffer()
+        self._out: list[bytes] = []
+        self._flush_pending = False
+        self._sock: asyncio.Transport | None = None
+        self._proc: asyncio.SubprocessTransport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._returncode: int | None = None
+        self._sock_open = self._pipes_open = True
+        self._reason: str | None = None
+        self._error: type[InvocationError] = WorkerCrashed
+
+    # --- start and stop ---------------------------------------------------------------------
+
+    async def start(self, command: list[str], env: dict[str, str], cwd: str, timeout: float) -> None:
+        """Spawn the process and wait for `ready`; HandlerLoadError if it never gets there."""
+        ours, theirs = socket.socketpair()
+        try:
+            await self.loop.create_unix_connection(lambda: self, sock=ours)
+            env = {**env, p.WORKER_FD_ENV: str(theirs.fileno())}
+            await self.loop.subprocess_exec(
+                lambda: _Pipes(self), *command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=(theirs.fileno(),), env=env, cwd=cwd,
+                start_new_session=True)  # Ctrl-C on the terminal is the host's, not the workers'
+        except BaseException as exc:
+            self._never_started(ours)
+            if isinstance(exc, OSError):
+                raise HandlerLoadError(self.step.name, f"cannot start a worker ({command[0]}): "
+                                       f"{exc}", type=type(exc).__name__) from None
+            raise
+        finally:
+            theirs.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except TimeoutError:
+            self.kill(f"was killed: the handler did not finish loading within {timeout:g} s")
+            await asyncio.shield(self.exited)
+            raise HandlerLoadError(self.step.name, f"{self._handler}: the handler did not finish "
+                                   f"loading within {timeout:g} s (look for slow or blocking code "
+                                   "that runs at import time)") from None
+        except asyncio.CancelledError:
+            self.kill("was stopped while starting")
+            raise
+        self.ready_at = time.monotonic()
+
+    def _never_started(self, ours: socket.socket) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        else:
+            ours.close()
+        if self._proc is None:  # no process to wait for: this worker is over now
+            self._returncode, self._sock_open, self._pipes_open = -1, False, False
+            self._reason = self._reason or "could not be started"
+            self._maybe_finalize()
+
+    def kill(self, reason: str, error: type[InvocationError] = WorkerCrashed) -> None:
+        """SIGKILL; in-flight invocations fail with `error` once the exit is seen."""
+        if self._reason is None:
+            self._reason, self._error = reason, error
+        self._signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """SIGTERM: the worker finishes its in-flight invocations, then exits."""
+        self._reason = self._reason or "was stopped"
+        self._signal(signal.SIGTERM)
+
+    def shutdown(self) -> None:
+        """Ask an idle worker to exit (reload): a `shutdown` frame, SIGKILL if ignored."""
+        self._reason = self._reason or "was retired"
+        self._send(p.frame({"type": p.SHUTDOWN}))
+        self.loop.call_later(5.0, self._signal, signal.SIGKILL)
+
+    @property
+    def step(self) -> Step:
+        """The owner's current step: a reload that keeps the code may change its timeout."""
+        return self.owner.step
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done() and self._returncode is None
+
+    def _signal(self, sig: int) -> None:
+        if self._proc is not None and self._returncode is None and self._proc.get_returncode() is None:
+            try:
+                self._proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    @property
+    def _handler(self) -> str:
+        return self.step.handler.path if self.step.handler else self.step.name
+
+    # --- invocations ------------------------------------------------------------------------
+
+    def run(self, payload: Any, ctx: InvocationContext) -> tuple[int, asyncio.Future[Any]]:
+        """Send one invocation; the caller has already taken a slot (`inflight`)."""
+        self._next_id += 1
+        inv_id = self._next_id
+        message = {"type": p.INVOKE, "id": inv_id, "payload": payload, "ctx": {
+            "trace_id": ctx.trace_id, "event_id": ctx.event_id, "attempt": ctx.attempt,
+            "topic": ctx.topic}}
+        try:
+            data = p.frame(message)
+        except p.NOT_JSON as exc:
+            self._release()
+            raise TypeError(f"payload for step {self.step.name!r} is not JSON: {exc}") from None
+        loop = self.loop
+        inv = _Invocation(ctx, loop.create_future(), loop.time() + self.step.timeout)
+        self._pending[inv_id] = inv
+        if self._timer is None:
+            self._timer = loop.call_at(inv.deadline, self._expire)
+        self._send(data)
+        return inv_id, inv.future
+
+    def abandon(self, inv_id: int) -> None:
+        """The caller stopped waiting (cancelled): cancel the invocation in the worker."""
+        inv = self._pending.pop(inv_id, None)
+        if inv is not None:
+            self._cancel(inv_id, inv.ctx)
+
+    def _expire(self) -> None:
+        """One timer per worker instead of one per invocation: every invocation of a step
+        has the same timeout, so the oldest pending one always has the nearest deadline."""
+        self._timer = None
+        now = self.loop.time()
+        overdue = []
+        for inv_id, inv in self._pending.items():
+            if inv.deadline > now:
+                self._timer = self.loop.call_at(inv.deadline, self._expire)
+                break
+            overdue.append(inv_id)
+        for inv_id in overdue:
+            self._timed_out(inv_id)
+
+    def _timed_out(self, inv_id: int) -> None:
+        inv = self._pending.pop(inv_id, None)
+        if inv is None:
+            return
+        if not inv.future.done():
+            inv.future.set_exception(HandlerTimeout(
+                self.step.name, f"the handler ran past the step's timeout of {self.step.timeout:g} s"))
+        self._cancel(inv_id, inv.ctx)
+
+    def _cancel(self, inv_id: int, ctx: InvocationContext) -> None:
+        stuck = self.loop.call_later(CANCEL_GRACE, self.kill,
+                                     f"was killed: an invocation was still running {CANCEL_GRACE:g} s "
+                                     "after it was cancelled (a blocking handler past its timeout)")
+        self._cancelling[inv_id] = (stuck, ctx)
+        self._send(p.frame({"type": p.CANCEL, "id": inv_id}))
+
+    def _finish(self, inv_id: int, value: Any, error: InvocationError | None) -> None:
+        inv = self._pending.pop(inv_id, None)
+        if inv is None:
+            cancelling = self._cancelling.pop(inv_id, None)
+            if cancelling is not None:  # a timed-out invocation ended in the worker: slot is free
+                cancelling[0].cancel()
+                self._release()
+            return
+        if not inv.future.done():
+            if error is None:
+                inv.future.set_result((value, inv.emits))
+            else:
+                inv.future.set_exception(error)
+        self._release()
+
+    def _release(self) -> None:
+        self.inflight -= 1
+        self.owner.slot_freed(self)
+
+    # --- the socket -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._sock = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._sock_open = False
+        if self._returncode is None:  # closed its socket but still running: it will not be heard
+            self.loop.call_later(PIPE_GRACE, self._signal, signal.SIGKILL)
+        self._maybe_finalize()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._frames.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            messages = self._frames.updated(nbytes)
+        except p.ProtocolError as exc:
+            self.kill(f"was killed: it broke the protocol ({exc})")
+            return
+        for message in messages:
+            try:
+                self._dispatch(message)
+            except Exception:  # noqa: BLE001 - e.g. a hook raised: log it, keep serving the worker
+                _log.exception("step %s: handling %r from worker pid %s failed",
+                               self.step.name, message.get("type"), self.pid)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == p.RESULT:
+            self._finish(message["id"], message.get("value"), None)
+        elif kind == p.ERROR:
+            error = message.get("error") or {}
+            self._finish(message["id"], None, HandlerError(
+                self.step.name, error.get("message", ""), type=error.get("type", "Error"),
+                traceback=error.get("traceback", "")))
+        elif kind == p.CALL:
+            self._on_call(message)
+        elif kind == p.LOG:
+            self._on_log(message)
+        elif kind == p.CANCELLED:
+            self._finish(message["id"], None, HandlerError(
+                self.step.name, "the handler was cancelled", type="CancelledError"))
+        elif kind == p.READY:
+            if not self._ready.done():
+                self._ready.set_result(message)
+        elif kind == p.FATAL:
+            error = message.get("error") or {}
+            if not self._ready.done():
+                self._ready.set_exception(HandlerLoadError(
+                    self.step.name, error.get("message", "the handler failed to load"),
+                    type=error.get("type", ""), traceback=error.get("traceback", "")))
+            self._reason = "stopped: the handler failed to load"
+        else:
+            self.kill(f"was killed: it sent an unknown message type {kind!r}")
+
+    def _send(self, data: bytes) -> None:
+        """The first frame of a loop iteration is written at once (no added latency); the
+        ones that follow in the same iteration are joined into one write at its end."""
+        if self._flush_pending:
+            self._out.append(data)
+            return
+        self._flush_pending = True
+        self.loop.call_soon(self._flush)
+        if self._sock is not None and not self._sock.is_closing():
+            self._sock.write(data)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._out and self._sock is not None and not self._sock.is_closing():
+            self._sock.write(b"".join(self._out) if len(self._out) > 1 else self._out[0])
+        self._out.clear()
+
+    # --- calls from the handler ---------------------------------------------------------------
+
+    def _on_call(self, message: dict[str, Any]) -> None:
+        cid, op, args = message.get("cid"), message.get("op"), message.get("args") or []
+        inv = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        if inv is None:
+            self._reply_error(cid, "MotiaError", "this invocation is over (it timed out or was "
+                                                 "cancelled); the call was ignored")
+        elif op == p.OP_EMIT:
+            try:
+                emit = self.owner.validator.check(self.step, args[0] if args else None)
+            except MotiaError as exc:
+                self._reply_error(cid, type(exc).__name__, str(exc))
+                return
+            inv.emits.append(emit)
+            self.owner.hooks.after_emit(self.step.name, inv.ctx, emit.topic, emit.data)
+            self._reply(cid, None)
+        elif op in _STATE_METHODS:
+            task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._reply_error(cid, "MotiaError", f"unknown operation {op!r}")
+
+    async def _state_call(self, cid: Any, ctx: InvocationContext, op: str, args: list[Any]) -> None:
+        method = getattr(self.owner.store, _STATE_METHODS[op])
+        try:
+            value = await method(*args)
+        except Exception as exc:  # noqa: BLE001 - store errors go back to the handler that asked
+            self._reply_error(cid, type(exc).__name__, str(exc))
+            return
+        self.owner.hooks.after_state_op(self.step.name, ctx, op, args)
+        self._reply(cid, value)
+
+    def _reply(self, cid: Any, value: Any) -> None:
+        self._send(p.frame({"type": p.REPLY, "cid": cid, "ok": True, "value": value}))
+
+    def _reply_error(self, cid: Any, type_: str, message: str) -> None:
+        self._send(p.frame({"type": p.REPLY, "cid": cid, "ok": False,
+                            "error": {"type": type_, "message": message}}))
+
+    def _on_log(self, message: dict[str, Any]) -> None:
+        inv_id = message.get("id")
+        inv = self._pending.get(inv_id)  # type: ignore[arg-type]
+        ctx = inv.ctx if inv is not None else self._cancelling.get(inv_id, (None, None))[1]  # type: ignore[arg-type]
+        level = message.get("level")
+        self.owner.logger.emit(LogRecord(
+            level=level if level in LEVELS else "info", msg=str(message.get("msg", "")),
+            data=message.get("data"), step=self.step.name,
+            trace_id=ctx.trace_id if ctx else None, event_id=ctx.event_id if ctx else None))
+
+    # --- stdout / stderr and the exit ------------------------------------------------------------
+
+    def output_line(self, fd: int, line: str) -> None:
+        if fd == 2:
+            self._stderr_tail.append(line)
+        self.owner.logger.emit(LogRecord(level="info" if fd == 1 else "warn", msg=line,
+                                         step=self.step.name))
+
+    def attach(self, transport: asyncio.SubprocessTransport) -> None:
+        self._proc = transport
+        self.pid = transport.get_pid()
+
+    def process_exited(self) -> None:
+        code = self._proc.get_returncode() if self._proc is not None else None
+        self._returncode = -1 if code is None else code
+        if self._sock is not None and not self._sock.is_closing():
+            # Read what is left in the socket (a result sent just before exiting), then close.
+            self.loop.call_later(PIPE_GRACE, self._close_socket)
+        self.loop.call_later(PIPE_GRACE, self.pipes_closed)
+        self._maybe_finalize()
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+
+    def pipes_closed(self) -> None:
+        self._pipes_open = False
+        self._maybe_finalize()
+
+    def _maybe_finalize(self) -> None:
+        if self._returncode is None or self._sock_open or self._pipes_open or self.exited.done():
+            return
+        reason = self._reason or _describe(self._returncode)
+        tail = "\n".join(self._stderr_tail)
+        if self._timer is not None:
+            self._timer.cancel()
+        for inv in self._pending.values():
+            if not inv.future.done():
+                inv.future.set_exception(self._error(
+                    self.step.name, f"worker pid {self.pid} {reason} while running this invocation",
+                    traceback=tail))
+        for stuck, _ in self._cancelling.values():
+            stuck.cancel()
+        self._pending.clear()
+        self._cancelling.clear()
+        self.inflight = 0
+        if not self._ready.done():
+            detail = f"; its last output:\n{tail}" if tail else ""
+            self._ready.set_exception(HandlerLoadError(
+                self.step.name, f"{self._handler}: the worker {reason} before it was ready{detail}",
+                traceback=tail))
+            self._ready.exception()  # nobody may be waiting any more (a cancelled start)
+        for task in self._tasks:
+            task.cancel()
+        if self._proc is not None:
+            self._proc.close()
+        self.exited.set_result(reason)
+        self.owner.worker_exited(self, reason)
+
+
+class _Pipes(asyncio.SubprocessProtocol):
+    """The worker's stdout and stderr, line by line, plus its exit."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+        self.partial: dict[int, bytes] = {1: b"", 2: b""}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.worker.attach(transport)  # type: ignore[arg-type]
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        lines = (self.partial[fd] + data).split(b"\n")
+        self.partial[fd] = lines.pop()
+        if len(self.partial[fd]) > 65536:  # a runaway line without a newline
+            lines.append(self.partial[fd])
+            self.partial[fd] = b""
+        for line in lines:
+            self.worker.output_line(fd, line.decode(errors="replace").rstrip("\r"))
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if self.partial.get(fd):
+            self.worker.output_line(fd, self.partial[fd].decode(errors="replace"))
+            self.partial[fd] = b""
+
+    def process_exited(self) -> None:
+        self.worker.process_exited()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.pipes_closed()
+
+
+def _describe(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    if returncode == p.EXIT_PROTOCOL:
+        return "exited: it could not read the protocol (see its stderr)"
+    return "exited" if returncode == 0 else f"exited with code {returncode}"

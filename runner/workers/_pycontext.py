@@ -1,0 +1,136 @@
+"""What a Python handler receives: `ctx` (SPEC section 4) and, for API steps, `req`.
+
+Every `ctx.emit` / `ctx.state.*` call is a round trip to the host, which validates
+emits against the plan and owns the state store. The same methods serve both kinds of
+handler:
+
+- called on the worker's event loop (an `async def` handler) they return an awaitable;
+- called from a worker thread (a plain `def` handler runs in the thread pool) they block
+  that thread until the host answers and return the value itself, so a plain handler
+  writes `ctx.state.get("g", "k")` without `await`. The request is still sent by the
+  loop (`call_soon_threadsafe`); the thread waits on a `concurrent.futures.Future`.
+
+`ctx.logger.*` never waits: the line is queued for the host and the call returns.
+Runs inside the worker process: keep imports light.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from motia.runner.workers import _protocol as p
+
+if TYPE_CHECKING:
+    from motia.runner.workers.python_worker import Worker
+
+
+class Request(dict):  # type: ignore[type-arg]
+    """An API request: `req.body` and `req["body"]` both work (also query, params,
+    headers, method, path)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"request has no field {name!r}; it has {sorted(self)}") from None
+
+
+class Logger:
+    """`ctx.logger`: structured lines tagged by the host with step, trace id and event id."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def _log(self, level: str, msg: Any, data: Any) -> None:
+        ctx = self._ctx
+        ctx._worker.send_log({"type": p.LOG, "id": ctx._id, "level": level, "msg": str(msg),
+                              "data": data})
+
+    def debug(self, msg: Any, data: Any = None) -> None:
+        self._log("debug", msg, data)
+
+    def info(self, msg: Any, data: Any = None) -> None:
+        self._log("info", msg, data)
+
+    def warn(self, msg: Any, data: Any = None) -> None:
+        self._log("warn", msg, data)
+
+    warning = warn
+
+    def error(self, msg: Any, data: Any = None) -> None:
+        self._log("error", msg, data)
+
+
+class State:
+    """`ctx.state`: shared JSON state, the same groups Node.js handlers see."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def get(self, group: str, key: str) -> Any:
+        return self._ctx._call(p.OP_STATE_GET, [group, key])
+
+    def set(self, group: str, key: str, value: Any) -> Any:
+        return self._ctx._call(p.OP_STATE_SET, [group, key, value])
+
+    def delete(self, group: str, key: str) -> Any:
+        return self._ctx._call(p.OP_STATE_DELETE, [group, key])
+
+    def get_group(self, group: str) -> Any:
+        return self._ctx._call(p.OP_STATE_GET_GROUP, [group])
+
+    def clear(self, group: str) -> Any:
+        return self._ctx._call(p.OP_STATE_CLEAR, [group])
+
+    def incr(self, group: str, key: str, by: float = 1) -> Any:
+        return self._ctx._call(p.OP_STATE_INCR, [group, key, by])
+
+
+class Context:
+    """`ctx`: ids of this invocation plus emit, state and logger."""
+
+    __slots__ = ("_id", "_logger", "_state", "_worker", "attempt", "event_id", "topic", "trace_id")
+
+    def __init__(self, worker: Worker, inv_id: int, ids: dict[str, Any]) -> None:
+        self._worker = worker
+        self._id = inv_id
+        self.trace_id: str = ids.get("trace_id", "")
+        self.event_id: str = ids.get("event_id", "")
+        self.attempt: int = ids.get("attempt", 1)
+        self.topic: str | None = ids.get("topic")
+        self._state: State | None = None
+        self._logger: Logger | None = None
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            self._state = State(self)
+        return self._state
+
+    @property
+    def logger(self) -> Logger:
+        if self._logger is None:
+            self._logger = Logger(self)
+        return self._logger
+
+    def emit(self, event: dict[str, Any]) -> Any:
+        """Send `{"topic", "data"}`; raises EmitError when the host rejects it."""
+        if not isinstance(event, dict) or not isinstance(event.get("topic"), str):
+            raise TypeError(f'ctx.emit takes {{"topic": str, "data": ...}}, got {event!r}')
+        return self._call(p.OP_EMIT, [{"topic": event["topic"], "data": event.get("data")}])
+
+    def _call(self, op: str, args: list[Any]) -> Any:
+        worker = self._worker
+        if threading.get_ident() == worker.loop_thread:
+            return worker.call(self._id, op, args)
+        return worker.call_from_thread(self._id, op, args)
+
+    def __repr__(self) -> str:
+        return f"<ctx trace_id={self.trace_id} event_id={self.event_id} attempt={self.attempt}>"

@@ -1,0 +1,382 @@
+'use strict';
+// The Node.js step worker: `node node_worker.js CONFIG_JSON`.
+//
+// One process per worker of one step. It loads only that step's handler file (CommonJS
+// through require, ES modules through import()), then serves invocations from the host
+// over the socket whose descriptor is in $MOTIA_WORKER_FD (default 3); PROTOCOL.md
+// describes the frames. stdout and stderr belong to the handler: the host turns them
+// into log lines. Plain modern JavaScript, no dependencies, Node.js 20 or newer.
+
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+const { pathToFileURL } = require('url');
+
+// message types: keep in sync with _protocol.py (tests check PROTOCOL.md lists them)
+const READY = 'ready';
+const FATAL = 'fatal';
+const RESULT = 'result';
+const ERROR = 'error';
+const CANCELLED = 'cancelled';
+const LOG = 'log';
+const CALL = 'call';
+const INVOKE = 'invoke';
+const REPLY = 'reply';
+const CANCEL = 'cancel';
+const SHUTDOWN = 'shutdown';
+
+const OP_EMIT = 'emit';
+const OP_STATE_GET = 'state.get';
+const OP_STATE_SET = 'state.set';
+const OP_STATE_DELETE = 'state.delete';
+const OP_STATE_GET_GROUP = 'state.get_group';
+const OP_STATE_CLEAR = 'state.clear';
+const OP_STATE_INCR = 'state.incr';
+
+const EXIT_OK = 0;
+const EXIT_LOAD_FAILED = 3;
+const EXIT_PROTOCOL = 4;
+const PROTOCOL_VERSION = 1;
+const MAX_FRAME = 256 * 1024 * 1024;
+
+class EmitError extends Error {
+  constructor(message) { super(message); this.name = 'EmitError'; }
+}
+class StateError extends Error {
+  constructor(message) { super(message); this.name = 'StateError'; }
+}
+class MotiaError extends Error {
+  constructor(message) { super(message); this.name = 'MotiaError'; }
+}
+const REPLY_ERRORS = { EmitError, StateError, TypeError, RangeError };
+
+// --- framing --------------------------------------------------------------------------------
+
+let sock = null;
+let out = [];
+let flushScheduled = false;
+
+function send(message) {
+  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32BE(body.length, 0);
+  out.push(header, body);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    process.nextTick(flush);  // every frame queued in this tick goes out in one write
+  }
+}
+
+function flush() {
+  flushScheduled = false;
+  if (out.length === 0 || sock === null || sock.destroyed) { out = []; return; }
+  const data = out.length === 2 ? Buffer.concat(out, out[0].length + out[1].length) : Buffer.concat(out);
+  out = [];
+  sock.write(data);
+}
+
+let pending = null;  // bytes of an incomplete frame
+
+function onData(chunk) {
+  let buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
+  pending = null;
+  let pos = 0;
+  while (buf.length - pos >= 4) {
+    const size = buf.readUInt32BE(pos);
+    if (size > MAX_FRAME) return protocolError(`frame of ${size} bytes is over the limit`);
+    if (pos + 4 + size > buf.length) break;
+    let message;
+    try {
+      message = JSON.parse(buf.toString('utf8', pos + 4, pos + 4 + size));
+    } catch (e) {
+      return protocolError(`frame is not JSON: ${e.message}`);
+    }
+    pos += 4 + size;
+    dispatch(message);
+  }
+  if (pos < buf.length) pending = buf.subarray(pos);
+}
+
+function dispatch(message) {
+  switch (message.type) {
+    case INVOKE: return invoke(message);
+    case REPLY: return reply(message);
+    case CANCEL: return cancel(message.id);
+    case SHUTDOWN: return drain();
+    default: return protocolError(`unknown message type ${JSON.stringify(message.type)}`);
+  }
+}
+
+function protocolError(text) {
+  process.stderr.write(`motia node worker: protocol error: ${text}\n`);
+  stop(EXIT_PROTOCOL);
+}
+
+// --- the context a handler sees ------------------------------------------------------------
+
+let nextCid = 0;
+const calls = new Map();  // cid -> {resolve, reject}
+
+function call(id, op, args) {
+  return new Promise((resolve, reject) => {
+    const cid = ++nextCid;
+    try {
+      send({ type: CALL, id, cid, op, args });
+    } catch (e) {
+      const Cls = op === OP_EMIT ? EmitError : StateError;
+      reject(new Cls(`ctx.${op}: the value is not JSON: ${e.message}`));
+      return;
+    }
+    calls.set(cid, { resolve, reject });
+  });
+}
+
+function reply(message) {
+  const waiter = calls.get(message.cid);
+  if (waiter === undefined) return;
+  calls.delete(message.cid);
+  if (message.ok) {
+    waiter.resolve(message.value === undefined ? null : message.value);
+  } else {
+    const error = message.error || {};
+    const Cls = REPLY_ERRORS[error.type] || MotiaError;
+    waiter.reject(new Cls(error.message || 'the host rejected the call'));
+  }
+}
+
+class State {
+  constructor(id) { this._id = id; }
+  get(group, key) { return call(this._id, OP_STATE_GET, [group, key]); }
+  set(group, key, value) { return call(this._id, OP_STATE_SET, [group, key, value === undefined ? null : value]); }
+  delete(group, key) { return call(this._id, OP_STATE_DELETE, [group, key]); }
+  getGroup(group) { return call(this._id, OP_STATE_GET_GROUP, [group]); }
+  clear(group) { return call(this._id, OP_STATE_CLEAR, [group]); }
+  incr(group, key, by = 1) { return call(this._id, OP_STATE_INCR, [group, key, by]); }
+}
+
+class Logger {
+  constructor(id) { this._id = id; }
+  _log(level, msg, data) {
+    const message = { type: LOG, id: this._id, level, msg: String(msg), data: data === undefined ? null : data };
+    try {
+      send(message);
+    } catch (e) {  // circular or BigInt data: send it as text rather than lose the line
+      message.data = String(data);
+      send(message);
+    }
+  }
+  debug(msg, data) { this._log('debug', msg, data); }
+  info(msg, data) { this._log('info', msg, data); }
+  warn(msg, data) { this._log('warn', msg, data); }
+  error(msg, data) { this._log('error', msg, data); }
+}
+
+class Context {
+  constructor(id, ids) {
+    this._id = id;
+    this._abort = null;
+    this.traceId = ids.trace_id || '';
+    this.eventId = ids.event_id || '';
+    this.attempt = ids.attempt || 1;
+    this.topic = ids.topic === undefined ? null : ids.topic;
+    this.state = new State(id);
+    this.logger = new Logger(id);
+  }
+
+  emit(event) {
+    if (event === null || typeof event !== 'object' || typeof event.topic !== 'string') {
+      throw new TypeError(`ctx.emit takes {topic: string, data}, got ${JSON.stringify(event)}`);
+    }
+    return call(this._id, OP_EMIT, [{ topic: event.topic, data: event.data === undefined ? null : event.data }]);
+  }
+
+  /** An AbortSignal aborted when the host cancels this invocation (after its timeout). */
+  get signal() {
+    if (this._abort === null) this._abort = new AbortController();
+    return this._abort.signal;
+  }
+}
+
+// --- invocations ---------------------------------------------------------------------------
+
+let handler = null;
+let kind = 'event';
+const running = new Map();  // id -> Context
+let draining = false;
+
+function invoke(message) {
+  const id = message.id;
+  const ctx = new Context(id, message.ctx || {});
+  running.set(id, ctx);
+  let result;
+  try {
+    if (kind === 'api') result = handler(message.payload || {}, ctx);
+    else if (kind === 'cron') result = handler(ctx);
+    else result = handler(message.payload === undefined ? null : message.payload, ctx);
+  } catch (e) {
+    failed(id, e);
+    return;
+  }
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    result.then((value) => succeeded(id, value), (e) => failed(id, e));
+  } else {
+    succeeded(id, result);
+  }
+}
+
+function succeeded(id, value) {
+  if (!running.delete(id)) return;  // cancelled: the host has stopped waiting
+  try {
+    send({ type: RESULT, id, value: value === undefined ? null : value });
+  } catch (e) {
+    send({ type: ERROR, id, error: { type: 'TypeError', message: `the handler returned a value that is not JSON: ${e.message}`, traceback: '' } });
+  }
+  afterInvocation();
+}
+
+function failed(id, e) {
+  if (!running.delete(id)) return;
+  send({ type: ERROR, id, error: describeError(e) });
+  afterInvocation();
+}
+
+function describeError(e) {
+  if (e instanceof Error) {
+    return { type: e.name || (e.constructor && e.constructor.name) || 'Error', message: e.message, traceback: e.stack || '' };
+  }
+  return { type: 'Error', message: `the handler threw a non-Error value: ${String(e)}`, traceback: '' };
+}
+
+function cancel(id) {
+  const ctx = running.get(id);
+  if (ctx === undefined) return;  // already finished: its result is on the way
+  // A promise cannot be stopped; it is abandoned (its later calls are refused by the
+  // host) and ctx.signal tells the handler. A blocked event loop never gets here, so the
+  // host kills a worker that does not confirm.
+  running.delete(id);
+  if (ctx._abort !== null) ctx._abort.abort(new Error('invocation timed out'));
+  send({ type: CANCELLED, id });
+  afterInvocation();
+}
+
+function afterInvocation() {
+  if (draining && running.size === 0) stop(EXIT_OK);
+}
+
+function drain() {
+  draining = true;
+  afterInvocation();
+}
+
+let stopping = false;
+
+function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  flush();
+  for (const waiter of calls.values()) waiter.reject(new MotiaError('the worker is shutting down'));
+  calls.clear();
+  const exit = () => process.exit(code);
+  if (sock !== null && !sock.destroyed) {
+    sock.end(exit);
+    setTimeout(exit, 1000).unref();
+  } else {
+    exit();
+  }
+}
+
+// --- loading the handler --------------------------------------------------------------------
+
+class LoadFailure extends Error {
+  constructor(message, kind, trace) { super(message); this.kind = kind; this.trace = trace || ''; }
+}
+
+async function importFile(file) {
+  if (file.endsWith('.mjs')) return import(pathToFileURL(file).href);
+  try {
+    return require(file);
+  } catch (e) {
+    if (e && (e.code === 'ERR_REQUIRE_ESM' || e.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
+      return import(pathToFileURL(file).href);
+    }
+    throw e;
+  }
+}
+
+function pickFunction(mod, name) {
+  if (mod === null || mod === undefined) return undefined;
+  if (typeof mod[name] === 'function') return mod[name];
+  const fallback = mod.default;
+  if (fallback !== undefined && fallback !== null) {
+    if (typeof fallback[name] === 'function') return fallback[name];
+    if (name === 'handler' && typeof fallback === 'function') return fallback;
+  }
+  if (name === 'handler' && typeof mod === 'function') return mod;  // module.exports = fn
+  return undefined;
+}
+
+async function loadHandler(root, rel, name) {
+  const file = path.resolve(root, rel);
+  if (!fs.existsSync(file)) {
+    throw new LoadFailure(`${rel}: handler file not found (create it, or run \`motia compile --stubs\` to generate a stub)`, 'FileNotFoundError');
+  }
+  let mod;
+  try {
+    mod = await importFile(file);
+  } catch (e) {
+    throw describeLoadError(e, root, rel);
+  }
+  const fn = pickFunction(mod, name);
+  if (fn === undefined) {
+    const names = Object.keys(mod || {}).filter((k) => typeof mod[k] === 'function');
+    const close = names.find((k) => k.toLowerCase() === name.toLowerCase());
+    const hint = close ? ` (did you mean '${close}'?)` : '';
+    throw new LoadFailure(`${rel} has no function '${name}'${hint}: export it (\`exports.${name} = async (...) => {}\` or \`export async function ${name}(...)\`), or name the function in motia.yaml as \`handler: ${rel}:<function>\``, 'AttributeError');
+  }
+  return fn;
+}
+
+function describeLoadError(e, root, rel) {
+  const stack = (e && e.stack) || String(e);
+  if (e instanceof SyntaxError) {
+    const first = stack.split('\n', 1)[0].replace(/^file:\/\//, '');
+    const at = /^(.*):(\d+)$/.exec(first);
+    const where = at ? `${path.relative(root, at[1])}:${at[2]}` : rel;
+    const esm = /import statement outside a module|Unexpected token 'export'/.test(e.message)
+      ? ' (this .js file uses ES module syntax: rename it to .mjs or add "type": "module" to package.json)'
+      : ` (fix the file; the handler ${rel} cannot be loaded until then)`;
+    return new LoadFailure(`${where}: SyntaxError: ${e.message}${esm}`, 'SyntaxError', stack);
+  }
+  if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) {
+    const m = /Cannot find (?:module|package) '([^']+)'/.exec(e.message);
+    const missing = m ? m[1] : '?';
+    return new LoadFailure(`${rel}: cannot import module '${missing}': install it (\`npm install ${missing}\` in the project folder) or fix the import`, 'ModuleNotFoundError', stack);
+  }
+  const type = (e && e.name) || 'Error';
+  return new LoadFailure(`${rel}: loading the module threw ${type}: ${e && e.message} (fix the code that runs at load time)`, type, stack);
+}
+
+// --- start-up --------------------------------------------------------------------------------
+
+async function main() {
+  const config = JSON.parse(process.argv[2]);
+  kind = config.type;
+  const fd = Number(process.env.MOTIA_WORKER_FD || 3);
+  sock = new net.Socket({ fd, readable: true, writable: true });
+  sock.on('error', () => stop(EXIT_OK));
+  sock.on('close', () => stop(EXIT_OK));  // the host closed our socket or died
+  process.on('SIGINT', () => {});  // Ctrl-C is the host's to handle
+  process.on('SIGTERM', drain);
+  try {
+    handler = await loadHandler(config.root, config.handler, config.function || 'handler');
+  } catch (e) {
+    const failure = e instanceof LoadFailure ? e : describeLoadError(e, config.root, config.handler);
+    send({ type: FATAL, error: { type: failure.kind, message: failure.message, traceback: failure.trace } });
+    stop(EXIT_LOAD_FAILED);
+    return;
+  }
+  sock.on('data', onData);
+  send({ type: READY, pid: process.pid, language: 'node', protocol: PROTOCOL_VERSION, runtime: process.versions.node });
+}
+
+main();

@@ -1,0 +1,315 @@
+"""The Python step worker: `python -m motia.runner.workers.python_worker CONFIG_JSON`.
+
+One process per worker of one step. It imports only that step's handler module, then
+serves invocations from the host over the socket whose descriptor is in
+$MOTIA_WORKER_FD (see PROTOCOL.md). `async def` handlers run as tasks on this loop,
+plain `def` handlers in a thread pool; the host never sends more than `concurrency`
+at once. stdout and stderr are left to the handler: the host turns them into log lines.
+
+Imports stay light on purpose (no aiohttp, no jsonschema): the host validates emits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import inspect
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError
+from motia.runner.workers import _protocol as p
+from motia.runner.workers._pycontext import Context, Request
+from motia.runner.workers._pyload import LoadFailure, load_handler
+
+_REPLY_ERRORS: dict[str, type[Exception]] = {
+    "EmitError": EmitError, "StateError": StateError, "AdapterUnavailable": AdapterUnavailable,
+    "TypeError": TypeError, "ValueError": ValueError,
+}
+
+
+class Worker(asyncio.BufferedProtocol):
+    """The worker's side of the protocol: invocations in, results and calls out."""
+
+    def __init__(self, config: dict[str, Any], fn: Callable[..., Any]) -> None:
+        self.kind: str = config["type"]
+        self.concurrency: int = int(config.get("concurrency", 32))
+        self.fn = fn
+        self.is_async = _is_async(fn)
+        self.loop = asyncio.get_running_loop()
+        self.loop_thread = threading.get_ident()
+        self._frames = p.FrameBuffer()
+        self._transport: asyncio.Transport | None = None
+        self._out: list[bytes] = []
+        self._flush_pending = False
+        self._running: dict[int, asyncio.Future[Any]] = {}  # tasks, or thread futures
+        self._cancelling: set[int] = set()
+        self._calls: dict[int, Any] = {}  # cid -> asyncio.Future | concurrent.futures.Future
+        self._next_cid = 0
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._draining = False
+        self.done: asyncio.Future[int] = self.loop.create_future()
+
+    # --- transport ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # The host closed our socket or died: nobody is left to read results.
+        self._stop(p.EXIT_OK)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._frames.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            for message in self._frames.updated(nbytes):
+                kind = message["type"]
+                if kind == p.INVOKE:
+                    self._invoke(message)
+                elif kind == p.REPLY:
+                    self._reply(message)
+                elif kind == p.CANCEL:
+                    self._cancel(message["id"])
+                elif kind == p.SHUTDOWN:
+                    self.drain()
+                else:
+                    raise p.ProtocolError(f"unknown message type {kind!r}")
+        except Exception:  # noqa: BLE001 - a broken stream or a bug here: the host restarts us
+            traceback.print_exc()
+            self._stop(p.EXIT_PROTOCOL)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._queue(p.frame(message))
+
+    def send_log(self, message: dict[str, Any]) -> None:
+        data = p.frame_lenient(message)
+        if threading.get_ident() == self.loop_thread:
+            self._queue(data)
+        else:
+            self.loop.call_soon_threadsafe(self._queue, data)
+
+    def _queue(self, data: bytes) -> None:
+        """The first frame of a loop iteration is written at once (no added latency); the
+        ones that follow in the same iteration are joined into one write at its end."""
+        if self._flush_pending:
+            self._out.append(data)
+            return
+        self._flush_pending = True
+        self.loop.call_soon(self._flush)
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._out and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(self._out) if len(self._out) > 1 else self._out[0])
+        self._out.clear()
+
+    # --- invocations ------------------------------------------------------------------------
+
+    def _invoke(self, message: dict[str, Any]) -> None:
+        inv_id: int = message["id"]
+        ctx = Context(self, inv_id, message.get("ctx") or {})
+        payload = message.get("payload")
+        if self.kind == "api":
+            args: tuple[Any, ...] = (Request(payload or {}), ctx)
+        elif self.kind == "cron":
+            args = (ctx,)
+        else:
+            args = (payload, ctx)
+        if self.is_async:
+            self._running[inv_id] = self.loop.create_task(self._run(inv_id, args))
+        else:
+            future = self.loop.run_in_executor(self._pool(), self.fn, *args)
+            self._running[inv_id] = future
+            future.add_done_callback(functools.partial(self._thread_done, inv_id))
+
+    async def _run(self, inv_id: int, args: tuple[Any, ...]) -> None:
+        """One async invocation; the result goes out from the task's last step (no extra
+        loop iteration for a done-callback)."""
+        try:
+            value = await self.fn(*args)
+        except asyncio.CancelledError:
+            self._end(inv_id, p.CANCELLED, None)
+        except Exception as exc:  # noqa: BLE001 - the handler's error goes to the caller
+            self._end(inv_id, p.ERROR, exc)
+        else:
+            self._end(inv_id, p.RESULT, value)
+
+    def _thread_done(self, inv_id: int, future: asyncio.Future[Any]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            self._end(inv_id, p.ERROR, exc)
+            return
+        value = future.result()
+        if inspect.isawaitable(value):  # a plain def returned a coroutine: run it here
+            self._running[inv_id] = self.loop.create_task(self._run_awaitable(inv_id, value))
+            return
+        self._end(inv_id, p.RESULT, value)
+
+    async def _run_awaitable(self, inv_id: int, awaitable: Any) -> None:
+        try:
+            value = await awaitable
+        except asyncio.CancelledError:
+            self._end(inv_id, p.CANCELLED, None)
+        except Exception as exc:  # noqa: BLE001 - the handler's error goes to the caller
+            self._end(inv_id, p.ERROR, exc)
+        else:
+            self._end(inv_id, p.RESULT, value)
+
+    def _end(self, inv_id: int, outcome: str, value: Any) -> None:
+        """Send the one terminal message of an invocation: result, error or cancelled."""
+        self._running.pop(inv_id, None)
+        if inv_id in self._cancelling or outcome == p.CANCELLED:
+            self._cancelling.discard(inv_id)
+            self.send({"type": p.CANCELLED, "id": inv_id})
+        elif outcome == p.ERROR:
+            self._send_error(inv_id, value)
+        else:
+            self._send_result(inv_id, value)
+        if self._draining and not self._running:
+            self._stop(p.EXIT_OK)
+
+    def _send_result(self, inv_id: int, value: Any) -> None:
+        try:
+            self.send({"type": p.RESULT, "id": inv_id, "value": value})
+        except p.NOT_JSON as exc:
+            self.send({"type": p.ERROR, "id": inv_id, "error": {
+                "type": "TypeError",
+                "message": f"the handler returned a value that is not JSON: {exc}",
+                "traceback": ""}})
+
+    def _send_error(self, inv_id: int, exc: BaseException) -> None:
+        self.send({"type": p.ERROR, "id": inv_id, "error": {
+            "type": type(exc).__name__, "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc))}})
+
+    def _cancel(self, inv_id: int) -> None:
+        future = self._running.get(inv_id)
+        if future is None:
+            return  # it already finished: its result or error is on the way
+        self._cancelling.add(inv_id)
+        if isinstance(future, asyncio.Task):
+            future.cancel()
+            # a task cancelled before its first step never enters _run's except clause
+            future.add_done_callback(lambda _: self._end(inv_id, p.CANCELLED, None)
+                                     if inv_id in self._running else None)
+        # A thread cannot be interrupted: "cancelled" goes out when it returns, and a
+        # worker that stays stuck is killed by the host.
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                self.concurrency, thread_name_prefix="motia-handler")
+        return self._executor
+
+    # --- calls to the host (ctx.emit, ctx.state.*) ----------------------------------------
+
+    def call(self, inv_id: int, op: str, args: list[Any]) -> asyncio.Future[Any]:
+        future = self.loop.create_future()
+        self._register(inv_id, op, args, future)
+        return future
+
+    def call_from_thread(self, inv_id: int, op: str, args: list[Any]) -> Any:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.loop.call_soon_threadsafe(self._register_safely, inv_id, op, args, future)
+        return future.result()
+
+    def _register_safely(self, inv_id: int, op: str, args: list[Any], future: Any) -> None:
+        try:
+            self._register(inv_id, op, args, future)
+        except Exception as exc:  # noqa: BLE001 - raised in the handler's thread instead
+            future.set_exception(exc)
+
+    def _register(self, inv_id: int, op: str, args: list[Any], future: Any) -> None:
+        self._next_cid += 1
+        cid = self._next_cid
+        try:
+            self.send({"type": p.CALL, "id": inv_id, "cid": cid, "op": op, "args": args})
+        except p.NOT_JSON as exc:
+            error = EmitError if op == p.OP_EMIT else StateError
+            raise error(f"ctx.{op}: the value is not JSON: {exc}") from None
+        self._calls[cid] = future
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        future = self._calls.pop(message["cid"], None)
+        if future is None or future.done():
+            return  # the caller was cancelled meanwhile
+        if message.get("ok"):
+            future.set_result(message.get("value"))
+        else:
+            error = message.get("error") or {}
+            cls = _REPLY_ERRORS.get(error.get("type", ""), MotiaError)
+            future.set_exception(cls(error.get("message", "the host rejected the call")))
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Finish what is running, then exit (SIGTERM or a `shutdown` message)."""
+        self._draining = True
+        if not self._running:
+            self._stop(p.EXIT_OK)
+
+    def _stop(self, code: int) -> None:
+        if self.done.done():
+            return
+        self._flush()
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(MotiaError("the worker is shutting down"))
+        if self._transport is not None:
+            self._transport.close()
+        self.done.set_result(code)
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """`async def`, or an object whose `__call__` is one."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return inspect.iscoroutinefunction(fn)
+    return inspect.iscoroutinefunction(type(fn).__call__)
+
+
+async def _serve(config: dict[str, Any], fn: Callable[..., Any], sock: socket.socket) -> int:
+    loop = asyncio.get_running_loop()
+    worker = Worker(config, fn)
+    await loop.create_unix_connection(lambda: worker, sock=sock)
+    loop.add_signal_handler(signal.SIGTERM, worker.drain)
+    worker.send({"type": p.READY, "pid": os.getpid(), "language": "python",
+                 "protocol": p.PROTOCOL_VERSION, "runtime": sys.version.split()[0]})
+    return await worker.done
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[0])
+    fd = int(os.environ.get(p.WORKER_FD_ENV, "3"))
+    os.set_inheritable(fd, False)  # subprocesses of the handler must not hold our socket
+    sock = socket.socket(fileno=fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the host's to handle
+    try:
+        fn = load_handler(config["root"], config["handler"], config.get("function", "handler"))
+    except LoadFailure as failure:
+        error = {"type": failure.kind, "message": failure.message, "traceback": failure.trace}
+        sock.sendall(p.frame({"type": p.FATAL, "error": error}))
+        sock.close()
+        return p.EXIT_LOAD_FAILED
+    return asyncio.run(_serve(config, fn, sock))
+
+
+if __name__ == "__main__":
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exit_:  # a handler called sys.exit(): the host sees the exit code
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # handler threads still stuck at this point must not keep us alive
