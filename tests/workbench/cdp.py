@@ -214,11 +214,14 @@ class Page:
         return future
 
     async def goto(self, url: str, timeout: float = 15.0) -> None:
-        """Load `url` and wait for its load event."""
+        """Load `url` and wait for its load event (a change of the #hash only loads nothing)."""
         loaded = self._expect("Page.loadEventFired")
         answer = await self.send("Page.navigate", {"url": url})
         if answer.get("errorText"):
             raise CDPError(f"navigating to {url}: {answer['errorText']}")
+        if "loaderId" not in answer:  # same-document navigation: no load event comes
+            self._waiters["Page.loadEventFired"].remove(loaded)
+            return
         await asyncio.wait_for(loaded, timeout)
 
     async def evaluate(self, expression: str) -> Any:
@@ -258,17 +261,17 @@ class Page:
             f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''")
         return str(value)
 
-    async def click(self, selector: str) -> None:
-        """Scroll the element into view and click its centre with real mouse events."""
-        box = await self.evaluate(f"""(() => {{
+    async def click(self, selector: str, timeout: float = 10.0) -> None:
+        """Wait for the element to be visible, scroll it into view and click its centre
+        with real mouse events."""
+        box = await self.wait_for(f"""(() => {{
             const el = document.querySelector({json.dumps(selector)});
             if (!el) return null;
             el.scrollIntoView({{block: "center", inline: "center"}});
             const r = el.getBoundingClientRect();
-            return {{x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height}};
-        }})()""")
-        if not box or not box["w"] or not box["h"]:
-            raise CDPError(f"no visible element matches {selector!r}")
+            if (!r.width || !r.height) return null;
+            return {{x: r.left + r.width / 2, y: r.top + r.height / 2}};
+        }})()""", timeout, what=f"a visible element matching {selector!r}")
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             await self.send("Input.dispatchMouseEvent", {
                 "type": kind, "x": box["x"], "y": box["y"], "button": "left",

@@ -20,7 +20,7 @@ function row(label, ...value) {
 function chips(names, idOf, onSelect, empty = "none") {
   if (!names.length) return h("span", { class: "muted" }, empty);
   return h("span", { class: "chips" }, names.map((name) => h("button", {
-    type: "button", class: "chip", onclick: () => onSelect(idOf(name)),
+    type: "button", class: `chip chip-${idOf(name).split(":")[0]}`, onclick: () => onSelect(idOf(name)),
   }, name)));
 }
 
@@ -61,7 +61,7 @@ function executionRows(step) {
   return [
     ...row("Timeout", fmtDuration(step.timeout)),
     ...row("Retries", retries),
-    ...row("Workers", `${step.workers ?? 1} process(es) × ${step.concurrency ?? "–"} at a time${step.memory ? `, ${fmtBytes(step.memory)} each` : ""}`),
+    ...row("Workers", `${step.workers ?? 1} worker process${step.workers > 1 ? "es" : ""}, up to ${step.concurrency ?? "–"} runs at once${step.memory ? `, ${fmtBytes(step.memory)} memory each` : ""}`),
   ];
 }
 

@@ -104,6 +104,7 @@ export function fmtAgo(seconds) {
 /** A duration in seconds as "850 µs", "12.3 ms", "1.25 s". */
 export function fmtDuration(seconds) {
   if (typeof seconds !== "number" || Number.isNaN(seconds)) return "–";
+  if (seconds === 0) return "0 ms";
   if (seconds < 0.001) return `${Math.round(seconds * 1e6)} µs`;
   if (seconds < 1) return `${Number((seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1))} ms`;
   if (seconds < 120) return `${Number(seconds.toFixed(2))} s`;

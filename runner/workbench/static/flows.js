@@ -88,12 +88,21 @@ export function renderFlows(root, route, { model }) {
     fill(panel, detailsPanel(model, selected, { onSelect: select, onClose: close }));
     if (focus) panel.querySelector("#details-title")?.focus({ preventScroll: true });
     if (!userZoomed && graph.nodes.length) zoom("fit");
+    const node = svg.querySelector(".node.selected");
+    if (node) {
+      // Keep the chosen box in view inside the (possibly scrolled) canvas.
+      const box = node.getBoundingClientRect(), view = canvas.getBoundingClientRect();
+      if (box.right > view.right || box.left < view.left) canvas.scrollLeft += box.left - view.left - view.width / 2 + box.width / 2;
+      if (box.bottom > view.bottom || box.top < view.top) canvas.scrollTop += box.top - view.top - view.height / 2 + box.height / 2;
+    }
   };
   const label = `Diagram of ${flow === ALL ? "all steps" : flow === NO_FLOW ? "steps in no flow" : `flow ${flow}`}: ${steps.length} steps`;
   const svg = renderDiagram(placed, { onSelect: select, selected, label });
   const userZoom = (next) => { userZoomed = next !== "fit"; zoom(next); };
   const zoom = (next) => {
-    const fitScale = Math.min(1, Math.max(0.35, (canvas.clientWidth - 8) / placed.width));
+    // With the details panel open the diagram keeps a readable size and scrolls instead.
+    const floor = selected ? 0.85 : 0.35;
+    const fitScale = Math.min(1.25, Math.max(floor, (canvas.clientWidth - 8) / placed.width));
     scale = next === "fit" ? fitScale : Math.min(2, Math.max(0.35, next));
     svg.setAttribute("width", Math.round(placed.width * scale));
     svg.setAttribute("height", Math.round(placed.height * scale));

@@ -46,11 +46,12 @@ export function constraints(schema, root = schema) {
   if (sch.maximum !== undefined) out.push(`≤ ${sch.maximum}`);
   if (sch.exclusiveMaximum !== undefined) out.push(`< ${sch.exclusiveMaximum}`);
   if (sch.multipleOf !== undefined) out.push(`multiple of ${sch.multipleOf}`);
-  if (sch.minLength !== undefined) out.push(`at least ${sch.minLength} characters`);
-  if (sch.maxLength !== undefined) out.push(`at most ${sch.maxLength} characters`);
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  if (sch.minLength !== undefined) out.push(`at least ${plural(sch.minLength, "character")}`);
+  if (sch.maxLength !== undefined) out.push(`at most ${plural(sch.maxLength, "character")}`);
   if (sch.pattern) out.push(`matches ${sch.pattern}`);
-  if (sch.minItems !== undefined) out.push(`at least ${sch.minItems} items`);
-  if (sch.maxItems !== undefined) out.push(`at most ${sch.maxItems} items`);
+  if (sch.minItems !== undefined) out.push(`at least ${plural(sch.minItems, "item")}`);
+  if (sch.maxItems !== undefined) out.push(`at most ${plural(sch.maxItems, "item")}`);
   if (sch.uniqueItems) out.push("items unique");
   if (sch.default !== undefined) out.push(`default ${json(sch.default)}`);
   if (sch.additionalProperties === false) out.push("no other fields");

@@ -26,10 +26,13 @@ function traceRow(t) {
 export function renderTraceList(root) {
   const body = h("tbody");
   const note = h("p", { class: "muted" });
+  let shown = "";
   const load = async () => {
     try {
       const { traces = [] } = await api("/traces?limit=50");
-      fill(body, traces.map(traceRow));
+      const text = JSON.stringify(traces.map((t) => [t.trace_id, t.status, t.duration, t.steps]));
+      if (text !== shown) fill(body, traces.map(traceRow));
+      shown = text;
       note.textContent = traces.length ? "" : "No traces yet: every API request, cron tick and `motia emit` starts one.";
     } catch (err) {
       note.textContent = `Could not load traces: ${err.message}`;
@@ -71,8 +74,8 @@ function timeline(spans) {
     return h("li", { class: `span${failed ? " span-error" : ""}`, "data-step": sp.step },
       h("div", { class: "span-label" },
         h("strong", {}, sp.step),
-        sp.topic ? h("span", { class: "muted" }, ` on ${sp.topic}`) : null,
-        sp.attempt > 1 ? h("span", { class: "attempt" }, ` attempt ${sp.attempt}`) : null),
+        sp.attempt > 1 ? h("span", { class: "attempt" }, ` attempt ${sp.attempt}`) : null,
+        h("span", { class: "muted block span-topic" }, sp.topic ? `on ${sp.topic}` : "request")),
       h("div", { class: "track" }, bar),
       h("div", { class: "span-time num" }, `+${fmtDuration(sp.start - start)}`, " · ", fmtDuration(sp.duration ?? finish - sp.start),
         failed ? [" ", badge("error", "error")] : null),
@@ -85,28 +88,41 @@ function timeline(spans) {
     h("ol", { class: "spans" }, rows));
 }
 
-/** One trace: summary, timeline and its log lines. */
+function traceView(traceId, trace) {
+  const spans = [...(trace.spans || [])].sort((a, b) => a.start - b.start);
+  const failed = spans.filter((sp) => sp.status === "error").length;
+  const duration = spans.length
+    ? Math.max(...spans.map((sp) => sp.end ?? sp.start)) - Math.min(...spans.map((sp) => sp.start)) : 0;
+  return [
+    h("nav", { class: "crumbs" }, h("a", { href: "#/traces" }, "← All traces")),
+    h("header", { class: "trace-head" },
+      h("h2", {}, "Trace ", h("code", {}, traceId)),
+      h("p", {}, `${spans.length} span(s) across ${new Set(spans.map((sp) => sp.step)).size} step(s) · ${fmtDuration(duration)} · `,
+        failed ? badge(`${failed} failed`, "error") : badge("ok", "ok"),
+        " · ", h("a", { href: `#/logs?trace_id=${encodeURIComponent(traceId)}` }, "live logs of this trace"))),
+    spans.length ? timeline(spans) : emptyState("This trace has no spans yet."),
+    h("h3", {}, "Log lines"),
+    (trace.logs || []).length ? logTable(trace.logs, `Log lines of trace ${traceId}`) : h("p", { class: "muted" }, "No log lines."),
+  ];
+}
+
+/** One trace: summary, timeline and its log lines, refreshed while events are still flowing. */
 export function renderTrace(root, traceId) {
   fill(root, h("p", { class: "muted" }, "Loading trace…"));
-  api(`/traces/${encodeURIComponent(traceId)}`).then((trace) => {
-    const spans = [...(trace.spans || [])].sort((a, b) => a.start - b.start);
-    const failed = spans.filter((sp) => sp.status === "error").length;
-    const duration = spans.length
-      ? Math.max(...spans.map((sp) => sp.end ?? sp.start)) - Math.min(...spans.map((sp) => sp.start)) : 0;
-    fill(root,
-      h("nav", { class: "crumbs" }, h("a", { href: "#/traces" }, "← All traces")),
-      h("header", { class: "trace-head" },
-        h("h2", {}, "Trace ", h("code", {}, traceId)),
-        h("p", {}, `${spans.length} span(s) across ${new Set(spans.map((sp) => sp.step)).size} step(s) · ${fmtDuration(duration)} · `,
-          failed ? badge(`${failed} failed`, "error") : badge("ok", "ok"),
-          " · ", h("a", { href: `#/logs?trace_id=${encodeURIComponent(traceId)}` }, "live logs of this trace"))),
-      spans.length ? timeline(spans) : emptyState("This trace has no spans yet."),
-      h("h3", {}, "Log lines"),
-      (trace.logs || []).length ? logTable(trace.logs, `Log lines of trace ${traceId}`) : h("p", { class: "muted" }, "No log lines."));
+  let shown = "";
+  const load = () => api(`/traces/${encodeURIComponent(traceId)}`).then((trace) => {
+    const text = JSON.stringify(trace);
+    if (text === shown) return;
+    shown = text;
+    fill(root, traceView(traceId, trace));
   }).catch((err) => {
+    if (shown) return;
     fill(root, h("nav", { class: "crumbs" }, h("a", { href: "#/traces" }, "← All traces")),
       emptyState(err.status === 404 ? `No trace ${traceId} is known (only recent traces are kept).` : `Could not load the trace: ${err.message}`));
   });
+  load();
+  const timer = setInterval(load, REFRESH_MS / 2);
+  return () => clearInterval(timer);
 }
 
 /** Route #/traces and #/traces/<id>. */
