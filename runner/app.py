@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,11 +25,12 @@ from aiohttp import web
 
 from motia.compiler.ir import App, Step
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, UsageError
+from motia.runner._fasthooks import FastHookSet
 from motia.runner._validation import compile_schema, violations
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
-from motia.runner.hooks import Hooks, HookSet
+from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import DeadLetter, StateStore
 from motia.runner.tracing import TraceStore
@@ -69,7 +71,7 @@ class Runtime:
         self.config = config or RunConfig()
         self.traces = TraceStore()
         self.logs = LogBuffer()
-        self.hooks = HookSet(self.traces, self.logs, *hooks)
+        self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
@@ -226,9 +228,14 @@ class Runtime:
     async def publish_emits(
         self, step: Step, ctx: InvocationContext, emits: Sequence[Emit]
     ) -> list[Event]:
-        """Publish a successful invocation's emits with its trace id, `step` as source."""
-        events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name)
-                  for e in emits]
+        """Publish a successful invocation's emits with its trace id, `step` as source.
+
+        Each emitted event's id is derived from the invocation's event id, the step and the
+        emit's position, so a redelivered event that runs again re-emits the *same* ids and
+        an `idempotent: true` step downstream recognises the duplicates."""
+        events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
+                        event_id=emitted_id(ctx.event_id, step.name, n))
+                  for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None
             await self.bus.publish(events)
@@ -301,6 +308,14 @@ class Runtime:
         from motia.runner.consumers import consumers_for
 
         return consumers_for(self)
+
+
+_EMITS = uuid.UUID("5b0c6f0e-3d1a-4c56-9a57-6d6f7469612e")
+
+
+def emitted_id(event_id: str, step: str, n: int) -> str:
+    """The id of the `n`-th event `step` emitted while handling `event_id` (stable)."""
+    return uuid.uuid5(_EMITS, f"{event_id}/{step}/{n}").hex
 
 
 def _topic_validators(app: App) -> dict[str, Any]:

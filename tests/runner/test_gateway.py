@@ -179,13 +179,14 @@ async def test_emits_are_published_before_the_response_is_sent(app: TestApp) -> 
         def after_publish(self, events: list[Any]) -> None:
             published.extend(e.topic for e in events)
 
-    app.runtime.hooks.add(Spy())  # type: ignore[union-attr,arg-type]
+    spy = Spy()
+    app.runtime.hooks.add(spy)  # type: ignore[union-attr,arg-type]
     try:
         res = await app.request("POST", "/people/red", json={"name": "Grace", "age": 85})
         assert res.status == 201
         assert published == ["person.seen"]  # already, the moment the response arrived
     finally:
-        app.runtime.hooks._hooks.pop()  # type: ignore[union-attr]
+        app.runtime.hooks.remove(spy)  # type: ignore[union-attr,arg-type]
     await app.wait_for_topic("person.seen")
     assert await app.state.get("seen", "Grace") == {"name": "Grace", "age": 85}
 

@@ -1,0 +1,92 @@
+"""The admin API under /__motia/api/ (notes/ADMIN_API.md) and the runtime roles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+import pytest
+from _runtime_projects import FIXABLE_FILES, FIXABLE_YAML, write_project
+
+from motia.compiler import compile_project
+from motia.runner.app import Runtime
+from motia.runner.config import RunConfig
+from motia.testing import TestApp
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path, FIXABLE_YAML, FIXABLE_FILES)
+
+
+async def test_app_describes_the_plan_graph_layout_and_mermaid(project: Path) -> None:
+    async with TestApp(project) as app:
+        body = (await app.request("GET", "/__motia/api/app")).json
+        assert {"plan", "graph", "mermaid"} <= set(body)
+        assert [s["name"] for s in body["plan"]["steps"]] == ["create-job", "run-job"]
+        assert body["mermaid"].startswith(("flowchart", "graph", "%%"))
+        assert "step:run-job" in {n["id"] for n in body["graph"]["nodes"]}
+
+
+async def test_state_can_be_listed_read_written_and_deleted(project: Path) -> None:
+    async with TestApp(project) as app:
+        base = "/__motia/api/state"
+        assert (await app.request("PUT", f"{base}/carts/c1", json={"n": 2})).json == {
+            "value": {"n": 2}}
+        assert (await app.request("GET", base)).json == {"groups": ["carts"]}
+        assert (await app.request("GET", f"{base}/carts")).json == {
+            "group": "carts", "items": {"c1": {"n": 2}}}
+        assert (await app.request("GET", f"{base}/carts/c1")).json == {"value": {"n": 2}}
+        assert (await app.request("DELETE", f"{base}/carts/c1")).json == {"deleted": True}
+        assert (await app.request("GET", f"{base}/carts/c1")).json == {"value": None}
+        reserved = await app.request("GET", f"{base}/__motia.dlq")
+        assert reserved.status == 400 and "reserved" in reserved.json["error"]["message"]
+
+
+async def test_logs_are_filtered_and_streamed_live(project: Path) -> None:
+    async with TestApp(project) as app, aiohttp.ClientSession() as session:
+        await app.state.set("config", "fixed", True)
+        async with session.get(f"{app.url}/__motia/api/logs/stream?step=create-job") as stream:
+            assert stream.headers["Content-Type"] == "text/event-stream"
+            assert await stream.content.readline() == b": connected\n"
+            await stream.content.readline()
+            res = await app.request("POST", "/jobs", json={"id": "live"})
+            line = await asyncio.wait_for(stream.content.readline(), 5)
+            record = json.loads(line.removeprefix(b"data: "))
+            assert record["step"] == "create-job"
+            assert record["trace_id"] == res.headers["x-trace-id"]
+        await app.wait_for_topic("job.created")
+        logs = (await app.request("GET", "/__motia/api/logs?step=create-job&limit=5")).json
+        assert logs["logs"] and all(r["step"] == "create-job" for r in logs["logs"])
+        errors = (await app.request("GET", "/__motia/api/logs?level=error")).json["logs"]
+        assert all(r["level"] == "error" for r in errors)
+
+
+async def test_dead_letters_of_a_step_replay_all_at_once(project: Path) -> None:
+    async with TestApp(project) as app:
+        for n in range(3):
+            await app.emit("job.created", {"id": f"j{n}"})
+        await app.wait_for_topic("job.created", count=3)
+        assert len((await app.request("GET", "/__motia/api/dlq")).json["dead_letters"]) == 3
+        await app.state.set("config", "fixed", True)
+        replayed = (await app.request("POST", "/__motia/api/dlq/replay?step=run-job")).json
+        assert len(replayed["replayed"]) == 3
+        await app.wait_until(lambda: _done(app, 3))
+
+
+async def _done(app: TestApp, n: int) -> bool:
+    return len(await app.state.get_group("done")) == n
+
+
+async def test_the_gateway_role_publishes_and_the_workers_role_consumes(project: Path) -> None:
+    app = compile_project(project).app
+    gateway = Runtime(app, RunConfig(state="memory", port=0, role="gateway", log_format="none"))
+    async with gateway:
+        assert gateway.port and gateway.scheduler is None
+        assert gateway.bus is not None and gateway.bus._consumers == {}
+    workers = Runtime(app, RunConfig(state="memory", port=0, role="workers", log_format="none"))
+    async with workers:
+        assert workers.port is None and workers.gateway is None
+        assert workers.bus is not None and set(workers.bus._consumers) == {"run-job"}
