@@ -8,6 +8,7 @@ them into the types the query schema declares before they are checked.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -123,4 +124,4 @@ def _number(text: str) -> int | float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+    return value if math.isfinite(value) else None

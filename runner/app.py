@@ -73,6 +73,7 @@ class Runtime:
         self.logs = LogBuffer()
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
+        self.hooks.add(_DeliveryLog(self.logger))
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
@@ -316,6 +317,26 @@ _EMITS = uuid.UUID("5b0c6f0e-3d1a-4c56-9a57-6d6f7469612e")
 def emitted_id(event_id: str, step: str, n: int) -> str:
     """The id of the `n`-th event `step` emitted while handling `event_id` (stable)."""
     return uuid.uuid5(_EMITS, f"{event_id}/{step}/{n}").hex
+
+
+class _DeliveryLog(Hooks):
+    """Log lines for what the bus decides on its own: retries and dead letters."""
+
+    def __init__(self, logger: Logger) -> None:
+        self.logger = logger
+
+    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str) -> None:
+        self.logger.warn(f"attempt {event.attempt - 1} failed ({error}); retry in {delay:g}s",
+                         step=step, trace_id=event.trace_id, event_id=event.event_id)
+
+    def after_dead_letter(self, letter: DeadLetter) -> None:
+        error = letter.error
+        self.logger.error(
+            f"event on {letter.topic} dead-lettered after {letter.attempts} attempt(s): "
+            f"{error.get('type')}: {error.get('message')}; replay with "
+            f"`motia dlq replay {letter.id}`",
+            {"dead_letter": letter.id}, step=letter.step, trace_id=letter.trace_id,
+            event_id=letter.event_id)
 
 
 def _topic_validators(app: App) -> dict[str, Any]:

@@ -246,3 +246,42 @@ async def test_emit_rejects_unknown_topics_and_invalid_data(tmp_path: Path) -> N
         assert res.status == 400
         assert res.json["errors"] == [{"path": "/n", "message": "'n' is a required property"}]
         await asyncio.sleep(0)
+
+
+IDEMPOTENT_YAML = """
+    version: 1
+    app: once
+    topics:
+      charge: {schema: {type: object}}
+    flows:
+      f: {}
+    steps:
+      charge-card:
+        type: event
+        subscribes: [charge]
+        idempotent: true
+        flows: [f]
+        handler: steps/charge.py
+"""
+
+
+async def test_an_idempotent_step_skips_an_event_id_it_already_completed(tmp_path: Path) -> None:
+    from motia.runner.bus.base import Event
+
+    source = write_project(tmp_path, IDEMPOTENT_YAML, {"steps/charge.py": """
+        async def handler(data, ctx):
+            await ctx.state.incr("charges", "count", 1)
+    """})
+    async with TestApp(source) as app:
+        assert app.runtime is not None and app.runtime.bus is not None
+        # Given the same event delivered twice (a broker redelivery after a lost ack)
+        event = Event(topic="charge", data={}, trace_id="t-1", event_id="evt-1")
+        await app.runtime.bus.publish([event])
+        await app.wait_for_topic("charge")
+        await app.runtime.bus.publish([event])
+        await app.wait_until(lambda: any("already handled" in r.msg for r in app.logs))
+        # Then its side effect happened once, and the skip was logged with its ids
+        assert await app.state.get("charges", "count") == 1
+        [skip] = [r for r in app.logs if "already handled" in r.msg]
+        assert skip.msg == "event evt-1 already handled; skipped (idempotent)"
+        assert (skip.step, skip.trace_id, skip.event_id) == ("charge-card", "t-1", "evt-1")

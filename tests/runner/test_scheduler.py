@@ -9,6 +9,7 @@ test_runtime_e2e.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -108,7 +109,7 @@ async def test_ticks_follow_the_schedule_without_drift() -> None:
     fired = runtime.seen.fired
     assert len(fired) >= 2
     assert all(t == int(t) for t in fired)
-    assert [b - a for a, b in zip(fired, fired[1:], strict=False)] == [1.0] * (len(fired) - 1)
+    assert [b - a for a, b in itertools.pairwise(fired)] == [1.0] * (len(fired) - 1)
     assert len({c.trace_id for c in runtime.calls}) == len(runtime.calls)  # a trace per tick
 
 
