@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _load import percentile  # noqa: E402
+from _readme import row, update_rows  # noqa: E402
 from gateway import run_load  # noqa: E402
 
 from motia.compiler.ir import App, Handler, Step, Topic  # noqa: E402
@@ -113,6 +114,13 @@ async def main(args: argparse.Namespace) -> None:
             print(line("half rate", half), flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.readme:
+        update_rows("events", [
+            row("events", "memory bus, API + 2 hops, max rate", peak["events_per_s"],
+                peak["p50_ms"], peak["p99_ms"], f"{args.concurrency} conns", "-"),
+            row("events", "memory bus, API + 2 hops, half rate", half["events_per_s"],
+                half["p50_ms"], half["p99_ms"], f"{half_rate * 2:,.0f} events/s", "-"),
+        ])
     ok = peak["events_per_s"] >= 5000 and half["p99_ms"] < 20
     print(f"events target >= 5,000 events/s and p99 < 20 ms at half rate: "
           f"{'met' if ok else 'NOT met'} ({peak['events_per_s']:,.0f} events/s, "
@@ -123,4 +131,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--no-readme", dest="readme", action="store_false",
+                        help="do not merge the figures into bench/README.md")
     asyncio.run(main(parser.parse_args()))

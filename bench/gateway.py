@@ -24,6 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _readme import row, update_rows  # noqa: E402
+
 from motia.compiler.ir import App, Handler, Step
 from motia.runner.app import Runtime
 from motia.runner.config import RunConfig
@@ -95,23 +98,42 @@ def line(name: str, result: dict[str, Any], bare: dict[str, Any] | None) -> str:
     return text
 
 
-async def main(args: argparse.Namespace) -> None:
+async def one_round(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
     async with bare_aiohttp() as url:
-        bare = await run_load(url, args)
-    print(line("bare aiohttp", bare, None), flush=True)
-    targets = ["python"] + (["node"] if shutil.which("node") else [])
-    for language in targets:
+        results["bare aiohttp"] = await run_load(url, args)
+    for language in ["python"] + (["node"] if shutil.which("node") else []):
         async with motia(language) as url:
-            result = await run_load(url, args)
-        print(line(f"motia {language}", result, bare), flush=True)
-        if language == "python":
-            verdict = "met" if result["rps"] >= 0.5 * bare["rps"] else "NOT met"
-            print(f"gateway target motia python >= 50% of bare aiohttp: {verdict} "
-                  f"({result['rps'] / bare['rps']:.0%})", flush=True)
+            results[f"motia {language}"] = await run_load(url, args)
+    return results
+
+
+async def main(args: argparse.Namespace) -> None:
+    # Shared machines are noisy: run every variant in each round, keep each one's best.
+    best: dict[str, dict[str, Any]] = {}
+    for _ in range(args.rounds):
+        for name, result in (await one_round(args)).items():
+            if name not in best or result["rps"] > best[name]["rps"]:
+                best[name] = result
+    bare = best["bare aiohttp"]
+    for name, result in best.items():
+        print(line(name, result, None if result is bare else bare), flush=True)
+    python = best["motia python"]
+    verdict = "met" if python["rps"] >= 0.5 * bare["rps"] else "NOT met"
+    print(f"gateway target motia python >= 50% of bare aiohttp: {verdict} "
+          f"({python['rps'] / bare['rps']:.0%})", flush=True)
+    if args.readme:
+        at = f"{args.concurrency} conns"
+        update_rows("gateway", [
+            row("gateway", f"{name} GET /hello", r["rps"], r["p50_ms"], r["p99_ms"], at,
+                f"{r['rps'] / bare['rps']:.2f}x bare") for name, r in best.items()])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-readme", dest="readme", action="store_false",
+                        help="do not merge the figures into bench/README.md")
     asyncio.run(main(parser.parse_args()))

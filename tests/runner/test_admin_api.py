@@ -90,3 +90,31 @@ async def test_the_gateway_role_publishes_and_the_workers_role_consumes(project:
     async with workers:
         assert workers.port is None and workers.gateway is None
         assert workers.bus is not None and set(workers.bus._consumers) == {"run-job"}
+
+
+async def test_off_loopback_the_admin_api_needs_the_workbench_token(project: Path) -> None:
+    async with TestApp(project, host="0.0.0.0", token="s3cret") as app:
+        port = app.url.rsplit(":", 1)[1]
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/__motia/api/health") as res:
+                assert res.status == 401
+                assert (await res.json())["error"]["type"] == "Unauthorized"
+            headers = {"Authorization": "Bearer s3cret"}
+            async with session.get(f"{base}/__motia/api/health", headers=headers) as res:
+                assert res.status == 200
+            async with session.post(f"{base}/jobs", json={"id": "open"}) as res:
+                assert res.status == 202  # the app's own API is not behind the token
+
+
+async def test_a_port_in_use_is_a_clear_error_and_nothing_is_left_running(project: Path) -> None:
+    from motia.errors import AdapterUnavailable
+
+    async with TestApp(project) as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        app = compile_project(project).app
+        second = Runtime(app, RunConfig(state="memory", port=port, log_format="none"))
+        with pytest.raises(AdapterUnavailable, match=rf"cannot listen on http://127.0.0.1:{port}: "
+                                                     r".*; pick another port with --port"):
+            await second.start()
+        assert second.pool is not None and second.pool.closing  # unwound
