@@ -26,6 +26,24 @@ def changed_steps(old: App, new: App) -> set[str]:
     return {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
 
 
+def worker_changes(old: App, new: App, changed: set[str]) -> set[str]:
+    """Changed steps whose workers must be replaced: new or removed steps, or a different
+    handler or process shape. Others keep their workers (the pool takes their new
+    timeout, emits, schemas in place)."""
+    before = {s.name: s for s in old.steps}
+    after = {s.name: s for s in new.steps}
+    out = set()
+    for name in changed:
+        a, b = before.get(name), after.get(name)
+        if a is None or b is None or _process_shape(a) != _process_shape(b):
+            out.add(name)
+    return out
+
+
+def _process_shape(step: Any) -> Any:
+    return (step.handler, step.workers, step.concurrency, step.memory, step.type)
+
+
 def delivery_topology(app: App) -> Any:
     """What the bus was built from; when it differs, the bus is replaced."""
     steps = tuple(
@@ -43,7 +61,7 @@ async def swap_plan(runtime: Runtime, app: App) -> set[str]:
     changed = changed_steps(old, app)
     runtime._set_app(app)
     if runtime.pool is not None:
-        await _maybe_await(runtime.pool.reload(app, changed=changed))
+        await _maybe_await(runtime.pool.reload(app, changed=worker_changes(old, app, changed)))
     if runtime.gateway is not None:
         runtime.gateway.swap(app)
     if delivery_topology(old) != delivery_topology(app):

@@ -188,3 +188,22 @@ def test_files_the_dev_server_does_not_watch(tmp_path: Path, path: str) -> None:
     reloader.root = tmp_path
     assert not reloader._wanted(None, str(tmp_path / path))
     assert reloader._wanted(None, str(tmp_path / "steps/a.py"))
+
+
+def test_only_new_removed_or_rewired_steps_get_new_workers(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from motia.compiler.ir import App, Handler, Step
+    from motia.runner._swap import changed_steps, worker_changes
+
+    a = Step(name="a", type="api", path="/a", handler=Handler("steps/a.py"))
+    b = Step(name="b", type="api", path="/b", handler=Handler("steps/b.py"))
+    old = App(name="x", root=str(tmp_path), steps=(a, b))
+    new = App(name="x", root=str(tmp_path), steps=(
+        replace(a, path="/a2", timeout=3.0),  # same code: keeps its workers
+        replace(b, handler=Handler("steps/b.py", function="other")),
+        Step(name="c", type="api", path="/c", handler=Handler("steps/c.py")),
+    ))
+    changed = changed_steps(old, new)
+    assert changed == {"a", "b", "c"}
+    assert worker_changes(old, new, changed) == {"b", "c"}
