@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("motia.workers")
 
-#: how long a worker has to confirm a cancel (after a timeout) before it is killed
-CANCEL_GRACE = 1.0
 #: after the process exits, how long to wait for its pipes to close before giving up on them
 PIPE_GRACE = 0.5
 _STATE_METHODS = {
@@ -80,7 +78,8 @@ class WorkerProcess(asyncio.BufferedProtocol):
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._returncode: int | None = None
         self._sock_open = self._pipes_open = True
-        self._reason: str | None = None
+        self._reason: str | None = None  # why we killed it
+        self._asked: str | None = None  # why we asked it to exit (SIGTERM, shutdown)
         self._error: type[InvocationError] = WorkerCrashed
 
     # --- start and stop ---------------------------------------------------------------------
@@ -134,12 +133,12 @@ class WorkerProcess(asyncio.BufferedProtocol):
 
     def terminate(self) -> None:
         """SIGTERM: the worker finishes its in-flight invocations, then exits."""
-        self._reason = self._reason or "was stopped"
+        self._asked = self._asked or "was stopped"
         self._signal(signal.SIGTERM)
 
     def shutdown(self) -> None:
         """Ask an idle worker to exit (reload): a `shutdown` frame, SIGKILL if ignored."""
-        self._reason = self._reason or "was retired"
+        self._asked = self._asked or "was retired"
         self._send(p.frame({"type": p.SHUTDOWN}))
         self.loop.call_later(5.0, self._signal, signal.SIGKILL)
 
@@ -151,6 +150,12 @@ class WorkerProcess(asyncio.BufferedProtocol):
     @property
     def alive(self) -> bool:
         return not self.exited.done() and self._returncode is None
+
+    @property
+    def available(self) -> bool:
+        """Alive and not suspect: a worker that has not confirmed a cancel yet may be stuck
+        and about to be killed, so new invocations wait for it (or its replacement)."""
+        return not self._cancelling and not self.exited.done() and self._returncode is None
 
     def _signal(self, sig: int) -> None:
         if self._proc is not None and self._returncode is None and self._proc.get_returncode() is None:
@@ -180,7 +185,10 @@ class WorkerProcess(asyncio.BufferedProtocol):
         loop = self.loop
         inv = _Invocation(ctx, loop.create_future(), loop.time() + self.step.timeout)
         self._pending[inv_id] = inv
-        if self._timer is None:
+        timer = self._timer
+        if timer is None or inv.deadline < timer.when():  # (a reload can shorten the timeout)
+            if timer is not None:
+                timer.cancel()
             self._timer = loop.call_at(inv.deadline, self._expire)
         self._send(data)
         return inv_id, inv.future
@@ -192,18 +200,16 @@ class WorkerProcess(asyncio.BufferedProtocol):
             self._cancel(inv_id, inv.ctx)
 
     def _expire(self) -> None:
-        """One timer per worker instead of one per invocation: every invocation of a step
-        has the same timeout, so the oldest pending one always has the nearest deadline."""
+        """One timer per worker, at the nearest deadline, instead of one per invocation
+        (a timer per call was a tenth of the host's time per invocation)."""
         self._timer = None
         now = self.loop.time()
-        overdue = []
-        for inv_id, inv in self._pending.items():
-            if inv.deadline > now:
-                self._timer = self.loop.call_at(inv.deadline, self._expire)
-                break
-            overdue.append(inv_id)
+        overdue = [inv_id for inv_id, inv in self._pending.items() if inv.deadline <= now]
         for inv_id in overdue:
             self._timed_out(inv_id)
+        if self._pending:
+            nearest = min(inv.deadline for inv in self._pending.values())
+            self._timer = self.loop.call_at(nearest, self._expire)
 
     def _timed_out(self, inv_id: int) -> None:
         inv = self._pending.pop(inv_id, None)
@@ -215,8 +221,9 @@ class WorkerProcess(asyncio.BufferedProtocol):
         self._cancel(inv_id, inv.ctx)
 
     def _cancel(self, inv_id: int, ctx: InvocationContext) -> None:
-        stuck = self.loop.call_later(CANCEL_GRACE, self.kill,
-                                     f"was killed: an invocation was still running {CANCEL_GRACE:g} s "
+        grace = self.owner.pool.cancel_grace
+        stuck = self.loop.call_later(grace, self.kill,
+                                     f"was killed: an invocation was still running {grace:g} s "
                                      "after it was cancelled (a blocking handler past its timeout)")
         self._cancelling[inv_id] = (stuck, ctx)
         self._send(p.frame({"type": p.CANCEL, "id": inv_id}))
@@ -397,6 +404,8 @@ class WorkerProcess(asyncio.BufferedProtocol):
         if self._returncode is None or self._sock_open or self._pipes_open or self.exited.done():
             return
         reason = self._reason or _describe(self._returncode)
+        if self._reason is None and self._asked and self._returncode in (0, -signal.SIGTERM):
+            reason = self._asked
         tail = "\n".join(self._stderr_tail)
         if self._timer is not None:
             self._timer.cancel()

@@ -82,7 +82,8 @@ class Supervisor:
         best = None
         limit = self.step.concurrency
         for worker in self.ready:
-            if worker.inflight < limit and worker.alive and (best is None or worker.inflight < best.inflight):
+            if worker.inflight < limit and worker.available and (
+                    best is None or worker.inflight < best.inflight):
                 best = worker
         if best is not None:
             best.inflight += 1
@@ -109,7 +110,7 @@ class Supervisor:
             return
         limit = self.step.concurrency
         waiters = self.waiters
-        while waiters and worker.inflight < limit and worker.alive:
+        while waiters and worker.inflight < limit and worker.available:
             waiter = waiters.popleft()
             if not waiter.done():
                 worker.inflight += 1
@@ -201,8 +202,8 @@ class Supervisor:
         self._streak = 0 if lived >= self.pool.stable_after else self._streak + 1
         delay = self._backoff()
         later = f" in {delay:.1f} s" if delay else ""
-        self.logger.warning(f"worker pid {worker.pid} {reason}; starting a new one{later}",
-                         step=self.step.name)
+        self.logger.log("warn", f"worker pid {worker.pid} {reason}; starting a new one{later}",
+                        step=self.step.name)
         if self._restart is None:
             self._restart = self.loop.call_later(delay, self._spawn)
 

@@ -48,6 +48,8 @@ class WorkerPool:
     backoff_max = 5.0
     #: a worker that lived this long resets the backoff
     stable_after = 10.0
+    #: after a timeout, how long a worker has to confirm the cancel before it is killed
+    cancel_grace = 1.0
     #: a handler that takes longer than this to import is reported as a load error
     startup_timeout = 30.0
 
