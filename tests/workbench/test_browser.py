@@ -276,6 +276,21 @@ steps:
     subscribes: [job.requested]
     flows: [jobs]
     handler: steps/run_job.py
+  job-status:
+    type: api
+    method: GET
+    path: /jobs/{id}
+    query:
+      type: object
+      properties:
+        detail: {type: string, enum: [short, full], description: How much to say}
+    flows: [jobs]
+    handler: steps/job_status.py
+""",
+    "steps/job_status.py": """\
+async def handler(req, ctx):
+    done = await ctx.state.get("jobs", req.params["id"])
+    return {"status": 200, "body": {"id": req.params["id"], "done": bool(done), "detail": req.query.get("detail")}}
 """,
     "steps/start_job.py": """\
 async def handler(req, ctx):
@@ -375,3 +390,21 @@ async def test_fifty_steps_are_drawn_without_overlapping_boxes(page: Page, shop:
     nodes = build_graph(app).number_of_nodes()
     assert result == [{"source": "server", "nodes": nodes, "overlaps": [], "cut": 0},
                       {"source": "client", "nodes": nodes, "overlaps": [], "cut": 0}]
+
+
+async def test_the_endpoint_tester_sends_path_and_query_parameters(page: Page, fragile: TestApp) -> None:
+    # Given an endpoint with a path parameter and a query field whose schema is an enum
+    await page.goto(f"{fragile.url}/__motia/?token={TOKEN}#/endpoints/job-status")
+    await page.wait_for_selector('input[data-query="detail"]')
+    # Then the query field is prefilled from the schema and there is no body for a GET
+    assert await page.evaluate("document.querySelector('input[data-query=\"detail\"]').value") == "short"
+    assert await page.evaluate("document.querySelector('#tester-body')") is None
+    # When the id is typed, the query changed and Send pressed
+    await page.fill('input[data-param="id"]', "job 7")
+    await page.fill('input[data-query="detail"]', "full")
+    await page.click("#tester-send")
+    await page.wait_for_selector(".response-head .badge")
+    # Then the request carried both, encoded, and the answer is shown
+    assert await page.text(".response-head .badge") == "200 OK"
+    assert json.loads(await page.text(".response-body")) == {"id": "job 7", "done": False, "detail": "full"}
+    assert "/jobs/job%207?detail=full" in await page.text("pre.curl")
