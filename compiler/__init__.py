@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from motia.compiler.ir import App
-
 from motia.errors import Diagnostic, ProjectInvalid, UsageError
 
 __all__ = ["Compiled", "compile_project", "project_file"]

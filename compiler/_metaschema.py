@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema_specifications import REGISTRY
+
 from motia.compiler.loader import JSONPath
 from motia.compiler.suggest import did_you_mean
 

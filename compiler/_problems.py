@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from motia.compiler.loader import Document, JSONPath, PathPart
-
 from motia.errors import CompileError, Diagnostic
 
 

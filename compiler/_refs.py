@@ -23,7 +23,6 @@ from motia.compiler._problems import Problems
 from motia.compiler.ir import JSONSchema
 from motia.compiler.loader import JSONPath, PathPart, parse_document
 from motia.compiler.suggest import did_you_mean
-
 from motia.errors import CompileError, Diagnostic
 
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})

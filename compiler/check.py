@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from croniter import croniter
+
 from motia.compiler._problems import Problems
 from motia.compiler.ir import App, Step
 from motia.compiler.suggest import did_you_mean
-
 from motia.errors import CompileError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")

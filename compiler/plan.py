@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 from motia.compiler.ir import App
-
 from motia.errors import Diagnostic, MotiaError
 
 PLAN_FORMAT = 1

@@ -32,7 +32,6 @@ from motia.compiler.ir import (
 )
 from motia.compiler.loader import JSONPath
 from motia.compiler.units import format_duration, parse_duration, parse_size
-
 from motia.errors import CompileError
 
 T = TypeVar("T")

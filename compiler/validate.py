@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
+
 from motia.compiler.loader import Document, JSONPath
 from motia.compiler.suggest import did_you_mean, one_of
 from motia.compiler.units import parse_duration, parse_size
-
 from motia.errors import CompileError, Diagnostic
 
 STEP_TYPES = ("api", "event", "cron", "noop")
@@ -102,7 +103,9 @@ def _explain(doc: Document, error: ValidationError) -> Iterable[tuple[JSONPath, 
 
 def _extra_keys(error: ValidationError) -> list[str]:
     allowed = error.schema.get("properties", {})
-    return [key for key in error.instance if key not in allowed]
+    patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+    return [key for key in error.instance
+            if key not in allowed and not any(p.search(key) for p in patterns)]
 
 
 def _unknown_key(

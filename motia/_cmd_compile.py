@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import shutil
 import sys
@@ -62,7 +63,8 @@ def compile_command(args: argparse.Namespace) -> int:
     if args.stubs:
         from motia.compiler.stubs import write_stubs
 
-        written += write_stubs(app)
+        shown = Path(app.source).parent
+        written += [shown / os.path.relpath(path, app.root) for path in write_stubs(app)]
         source = Path(app.root) / Path(app.source).name
         digest = input_hash(source, compiled.ref_files, handler_paths(app))
         app = dataclasses.replace(app, source_hash=digest)

@@ -115,8 +115,8 @@ CASES = [
     Case(
         "$ref to a file that is not a JSON Schema",
         edit("  Order:\n", "  Invoice: {$ref: schemas/invoice.json}\n  Order:\n"),
-        ["motia.yaml:4:19: invalid JSON Schema: unknown type 'integr' "
-         "(in 'schemas/invoice.json' at /properties/n/type)"],
+        [("motia.yaml:4:19: invalid JSON Schema: unknown type 'integr' "
+         "(in 'schemas/invoice.json' at /properties/n/type)")],
         files={"schemas/invoice.json": '{"properties": {"n": {"type": "integr"}}}'},
     ),
     Case(
@@ -140,8 +140,8 @@ CASES = [
         edit("path: /orders", "path: /orders/{id}").replace(
             "  ship:\n", "  other:\n    type: api\n    method: POST\n    path: /orders/{key}\n"
             "    flows: [checkout]\n    handler: steps/create.py\n  ship:\n"),
-        ["motia.yaml:25:11: duplicate route POST /orders/{key}: "
-         "step 'create-order' already serves it"],
+        [("motia.yaml:25:11: duplicate route POST /orders/{key}: "
+         "step 'create-order' already serves it")],
     ),
     Case(
         "bad path parameter",
@@ -168,8 +168,8 @@ CASES = [
         "bad cron",
         VALID + "  nightly:\n    type: cron\n    cron: '61 * * * *'\n    flows: [checkout]\n"
         "    handler: steps/create.py\n",
-        ["motia.yaml:29:11: invalid cron expression '61 * * * *': "
-         "[61 * * * *] is not acceptable, out of range"],
+        [("motia.yaml:29:11: invalid cron expression '61 * * * *': "
+         "[61 * * * *] is not acceptable, out of range")],
     ),
     Case(
         "cron with too few fields",
@@ -210,8 +210,8 @@ CASES = [
         "missing handler file",
         edit("steps/ship.js", "steps/shipping.js"),
         ["motia.yaml:26:14: handler file 'steps/shipping.js' not found"],
-        ["create it, or run `motia compile --stubs` to generate it "
-         "(paths are relative to motia.yaml)"],
+        [("create it, or run `motia compile --stubs` to generate it "
+         "(paths are relative to motia.yaml)")],
     ),
     Case(
         "unknown handler extension",
@@ -306,8 +306,8 @@ CASES = [
     Case(
         "lower-case HTTP method",
         edit("method: POST", "method: post"),
-        ["motia.yaml:16:13: 'method' in step 'create-order' must be one of GET, POST, PUT, "
-         "PATCH, DELETE, HEAD, OPTIONS; got 'post'"],
+        [("motia.yaml:16:13: 'method' in step 'create-order' must be one of GET, POST, PUT, "
+         "PATCH, DELETE, HEAD, OPTIONS; got 'post'")],
         ["did you mean 'POST'?"],
     ),
     Case(
