@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+
 from motia.compiler.ir import Step
 from motia.runner.bus.base import Event
 

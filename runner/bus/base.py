@@ -28,10 +28,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from motia.compiler.ir import App, Step
+from motia.errors import InvocationError, MotiaError
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import DeadLetter, StateStore
-
-from motia.errors import InvocationError, MotiaError
 
 
 class BusClosed(MotiaError, RuntimeError):

@@ -36,13 +36,13 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, PublishError
+
 from motia.compiler.ir import App, Step
+from motia.errors import AdapterUnavailable
 from motia.runner.bus import _amqp
 from motia.runner.bus.base import BusClosed, Event, EventBus
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import StateStore
-
-from motia.errors import AdapterUnavailable
 
 _log = logging.getLogger("motia.bus")
 
@@ -144,11 +144,16 @@ class RabbitMQBus(EventBus):
 
     async def _publish(self, events: list[Event]) -> None:
         exchange = self._ready_exchange()
-        await asyncio.gather(*(
-            self._confirmed(lambda e=e: exchange.publish(  # type: ignore[misc]
-                _amqp.encode(e), routing_key=e.topic, mandatory=False))
-            for e in events
-        ))
+
+        async def one(event: Event) -> None:
+            message = _amqp.encode(event)
+            await self._confirmed(lambda: exchange.publish(
+                message, routing_key=event.topic, mandatory=False))
+
+        if len(events) == 1:  # the common case: no gather, no extra tasks
+            await one(events[0])
+        else:
+            await asyncio.gather(*(one(e) for e in events))
 
     async def _send_to(self, step: Step, event: Event, delay: float) -> None:
         self._ready_exchange()
@@ -172,13 +177,15 @@ class RabbitMQBus(EventBus):
 
     def _receiver(self, step: Step) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def receive(message: AbstractIncomingMessage) -> None:
-            task = asyncio.current_task()
-            assert task is not None
+            # aiormq cancels a channel's consumer tasks when the connection drops. The
+            # delivery runs in a task of its own so that a running handler finishes (and an
+            # idempotent step records it) instead of being abandoned mid-way while the
+            # broker hands the same message to another replica; only its ack is lost.
+            task = asyncio.get_running_loop().create_task(self._handle(step, message))
             self._inflight.add(task)
-            try:
-                await self._handle(step, message)
-            finally:
-                self._inflight.discard(task)
+            task.add_done_callback(_settled)
+            task.add_done_callback(self._inflight.discard)
+            await asyncio.shield(task)
 
         return receive
 
@@ -227,7 +234,8 @@ class RabbitMQBus(EventBus):
         deadline = loop.time() + self.publish_wait
         while True:
             try:
-                await asyncio.wait_for(operation(), max(deadline - loop.time(), 0.001))
+                async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                    await operation()
                 return
             except PublishError as exc:  # unroutable: a step queue was deleted under us
                 raise AdapterUnavailable(
@@ -241,6 +249,12 @@ class RabbitMQBus(EventBus):
                         f"{self.publish_wait:g} s ({_reason(exc)}): check the broker is up"
                     ) from None
                 await asyncio.sleep(0.1)
+
+
+def _settled(task: asyncio.Task[None]) -> None:
+    """Retrieve a delivery's outcome so one whose consumer was cancelled logs no warning."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("delivery failed unexpectedly", exc_info=task.exception())
 
 
 async def _quietly(operation: Awaitable[object]) -> None:

@@ -47,6 +47,7 @@ class Recorder:
 
     fail: Callable[[str, Event], Exception | None] = lambda step, ev: None
     hold: float = 0.0
+    gate: asyncio.Event | None = None  # when set, consumers wait for it before finishing
     received: list[tuple[str, Event]] = field(default_factory=list)
     inflight: Counter[str] = field(default_factory=Counter)
     max_inflight: Counter[str] = field(default_factory=Counter)
@@ -58,6 +59,8 @@ class Recorder:
             self.inflight[step] += 1
             self.max_inflight[step] = max(self.max_inflight[step], self.inflight[step])
             try:
+                if self.gate is not None:
+                    await self.gate.wait()
                 if self.hold:
                     await asyncio.sleep(self.hold)
                 error = self.fail(step, ev)

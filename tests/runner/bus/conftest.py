@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from conftest import AMQP_URL, require_service
+
 from motia.compiler.ir import App
 from motia.runner.bus import create_bus
 from motia.runner.bus.base import EventBus
@@ -44,6 +45,7 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
 async def delete_topology(bus: EventBus) -> None:
     """Remove the exchange and every queue a test app may have declared."""
     import aio_pika
+
     from motia.runner.bus import _amqp
     from motia.runner.bus.rabbitmq import RabbitMQBus
 

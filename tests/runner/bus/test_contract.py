@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 import pytest
+
 from motia.runner.bus.base import BusClosed, EventBus
 from motia.runner.state.base import DLQ_GROUP
 from motia.runner.state.memory import MemoryStore

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
+from motia.errors import UsageError
 from motia.runner.bus import create_bus
 from motia.runner.bus.base import BusClosed
 from motia.runner.bus.memory import UNDELIVERED, UNDELIVERED_MESSAGE, MemoryBus
 from motia.runner.state.memory import MemoryStore
-
-from motia.errors import UsageError
 
 from ._apps import Recorder, event, event_step, eventually, make_app
 
