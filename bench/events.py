@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 from _load import percentile  # noqa: E402
 from _readme import row, update_rows  # noqa: E402
-from gateway import run_load  # noqa: E402
+from gateway import cpu_seconds, run_load  # noqa: E402
 
 from motia.compiler.ir import App, Handler, Step, Topic  # noqa: E402
 from motia.runner.app import Runtime  # noqa: E402
@@ -77,17 +77,23 @@ def chain_app(root: Path) -> App:
 async def measure(runtime: Runtime, finished: Finished, args: argparse.Namespace,
                   **extra: Any) -> dict[str, Any]:
     """One load run; events/s and end-to-end latencies of the requests it recorded."""
+    pids = [w.pid for w in runtime.pool.workers if w.pid]
+    cpu = time.process_time() + cpu_seconds(pids)
+    hops = finished.hops
     result = await run_load(f"{runtime.url}/orders", args, method="POST", json='{"id": 1}',
                             record=True, **extra)
     sent: dict[str, float] = result["sent"]
     deadline = time.monotonic() + 10
     while any(t not in finished.done for t in sent) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    cpu = time.process_time() + cpu_seconds(pids) - cpu
     latencies = [finished.done[t] - s for t, s in sent.items() if t in finished.done]
     span = max((finished.done[t] for t in sent if t in finished.done), default=0) - min(
         sent.values(), default=0)
     return {
         "events_per_s": 2 * len(latencies) / span if span > 0 else 0.0,
+        # server CPU (runtime + workers) per event hop, the API request's share included
+        "cpu_us": cpu / max(finished.hops - hops, 1) * 1e6,
         "requests_per_s": result["rps"], "lost": len(sent) - len(latencies),
         "p50_ms": percentile(latencies, 0.50) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
     }
@@ -96,7 +102,8 @@ async def measure(runtime: Runtime, finished: Finished, args: argparse.Namespace
 def line(name: str, m: dict[str, Any]) -> str:
     return (f"events {name:<18} {m['events_per_s']:>8,.0f} events/s  "
             f"({m['requests_per_s']:,.0f} req/s)  e2e p50 {m['p50_ms']:6.2f} ms  "
-            f"p99 {m['p99_ms']:6.2f} ms  unfinished {m['lost']}")
+            f"p99 {m['p99_ms']:6.2f} ms  server CPU {m['cpu_us']:4.0f} us/event  "
+            f"unfinished {m['lost']}")
 
 
 async def main(args: argparse.Namespace) -> None:
