@@ -6,21 +6,33 @@ to the bus, whose template method retries with the step's backoff or dead-letter
 
 A step with `idempotent: true` is skipped for an event id it already completed: the
 mark is written to the (shared) store after success and kept for `DONE_TTL`, so a
-redelivery after a crash or a broker reconnect does not repeat the side effects.
+redelivery after a crash or a broker reconnect does not repeat the side effects. Before
+running, a delivery also claims the event id (a lease in the shared store): when a broker
+connection drops, the broker redelivers its unacked messages at once to another replica
+while the first copy is still running, and without the claim both would run. The second
+copy waits for the first to finish (then skips) or to fail (then runs); a claim whose
+holder died expires after the step's timeout plus `CLAIM_MARGIN`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
+from motia.compiler.ir import Step
 from motia.runner.bus.base import Consumer, Event
 from motia.runner.workers.api import InvocationContext
 
 if TYPE_CHECKING:
     from motia.runner.app import Runtime
+    from motia.runner.state.base import StateStore
 
 DONE_TTL = 24 * 3600.0
 """How long an idempotent step remembers an event id it completed (seconds)."""
+CLAIM_MARGIN = 5.0
+"""A run claim outlives the step's timeout by this much (seconds): cancel, publish, mark."""
+CLAIM_POLL = 0.1
+"""How often a delivery waiting on another copy's claim looks again (seconds)."""
 
 
 def done_key(step: str, event_id: str) -> str:
@@ -44,17 +56,43 @@ def make_consumer(runtime: Runtime, name: str) -> Consumer:
         step = runtime.app.step(name)
         store = runtime.store
         assert store is not None
+        ctx = InvocationContext(trace_id=event.trace_id, event_id=event.event_id,
+                                attempt=event.attempt, topic=event.topic)
+        if not step.idempotent:
+            result = await runtime.invoke(step, event.data, ctx)
+            await runtime.publish_emits(step, ctx, result.emits)
+            return
         key = done_key(name, event.event_id)
-        if step.idempotent and await store.is_done(key):
+        if not await _claim(store, step, key):
             runtime.logger.info(f"event {event.event_id} already handled; skipped (idempotent)",
                                 step=name, trace_id=event.trace_id, event_id=event.event_id)
             return
-        ctx = InvocationContext(trace_id=event.trace_id, event_id=event.event_id,
-                                attempt=event.attempt, topic=event.topic)
-        result = await runtime.invoke(step, event.data, ctx)
-        await runtime.publish_emits(step, ctx, result.emits)
-        if step.idempotent:
+        try:
+            result = await runtime.invoke(step, event.data, ctx)
+            await runtime.publish_emits(step, ctx, result.emits)
             await store.mark_done(key, DONE_TTL)
+        except asyncio.CancelledError:
+            raise  # its handler may still be running in the worker: the claim expires alone
+        except Exception:
+            await store.release_lease(claim_key(key))  # failed: the retry may run it
+            raise
+        await store.release_lease(claim_key(key))
 
     consume.__qualname__ = f"consume[{name}]"
     return consume
+
+
+def claim_key(key: str) -> str:
+    return f"run:{key}"
+
+
+async def _claim(store: StateStore, step: Step, key: str) -> bool:
+    """Claim the run of `key`; False when it is done (now, or by the copy we waited for)."""
+    while not await store.is_done(key):
+        if await store.acquire_lease(claim_key(key), step.timeout + CLAIM_MARGIN):
+            if not await store.is_done(key):  # done between our check and our claim?
+                return True
+            await store.release_lease(claim_key(key))
+            return False
+        await asyncio.sleep(CLAIM_POLL)  # another delivery of this event is running it
+    return False

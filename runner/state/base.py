@@ -126,6 +126,10 @@ class StateStore(ABC):
         """True for exactly one caller per `name` until `ttl` seconds pass (cron ticks)."""
         return await self._add_if_absent(LEASE_GROUP, name, _encode(owner), _ttl(ttl))
 
+    async def release_lease(self, name: str) -> None:
+        """Give a lease up before its TTL (an idempotent step's run claim when the run failed)."""
+        await self._delete(LEASE_GROUP, name)
+
     async def mark_done(self, key: str, ttl: float) -> bool:
         """Record that `key` (e.g. step + event id) completed; False if it already had."""
         return await self._add_if_absent(DONE_GROUP, key, "true", _ttl(ttl))
