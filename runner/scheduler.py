@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -34,6 +35,15 @@ LEASE_TTL = 300.0
 """How long a tick's lease lives: far longer than replicas' clocks disagree."""
 LATE = 1.0
 """A tick found more than this many seconds in the past on wake-up counts as missed."""
+
+
+_TICKS = uuid.UUID("0c2f6a8e-5e7b-4f0d-8a43-6d6f74696163")
+
+
+def tick_id(step: str, scheduled: float) -> str:
+    """A tick's `ctx.event_id`: the same on every replica and every retry of that tick, so
+    a handler (or an idempotent step downstream of its emits) can recognise it."""
+    return uuid.uuid5(_TICKS, f"{step}@{scheduled:.3f}").hex
 
 
 def ticks(step: Step, after: float) -> croniter:
@@ -133,7 +143,7 @@ class Scheduler:
 
     async def _tick(self, step: Step, scheduled: float) -> None:
         """Run one tick, retrying with the step's backoff; log the outcome."""
-        trace_id, event_id = new_id(), new_id()
+        trace_id, event_id = new_id(), tick_id(step.name, scheduled)
         self.runtime.hooks.after_cron_fired(step.name, scheduled, trace_id)
         attempt = 1
         while True:
