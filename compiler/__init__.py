@@ -12,6 +12,7 @@ compile runs: workers that only need the IR (`motia.compiler.ir`) stay quick to 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,19 @@ def compile_project(
     missing handler file is not one (`motia compile --stubs` is about to write it).
     Raises UsageError when there is no file to read.
     """
+    file, source = project_file(path)
+    # Compiling allocates many objects that all live until the end; the cyclic GC would
+    # rescan the growing heap again and again (+20-40% at 10,000 steps) to find nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(file, source, require_handlers)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _compile(file: str, source: Path, require_handlers: bool) -> Compiled:
     from motia.compiler._problems import Problems
     from motia.compiler.check import check
     from motia.compiler.loader import load_document
@@ -49,7 +63,6 @@ def compile_project(
     from motia.compiler.resolve import resolve
     from motia.compiler.validate import validate_document
 
-    file, source = project_file(path)
     try:
         doc = load_document(source, file)
     except OSError as exc:

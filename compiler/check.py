@@ -130,6 +130,7 @@ def _check_schedule(step: Step, problems: Problems) -> None:
             problems.error(path + ("timezone",), exc)
 
 
+@functools.lru_cache(maxsize=1024)  # apps repeat a few schedules; croniter is slow to parse
 def check_cron(expression: str) -> None:
     """Raise CompileError unless croniter reads `expression` (5 fields, or 6 with seconds)."""
     fields = expression.split()

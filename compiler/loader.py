@@ -194,15 +194,17 @@ class _Builder:
         self.done: dict[int, Any] = {}
         self.sizes: dict[int, int] = {}
         self.active: set[int] = set()
+        self.aliased = False  # without aliases the data is as big as the text: no blow-up
 
     def build(self, root: yaml.Node) -> Any:
         data = self.value(root, 0)
-        if self._size(root) > _MAX_EXPANSION:
+        if self.aliased and self._size(root) > _MAX_EXPANSION:
             raise self._error(root, "YAML aliases expand to too many nodes", "use fewer aliases")
         return data
 
     def value(self, node: yaml.Node, depth: int) -> Any:
         if id(node) in self.done:  # an alias: the same object, as safe_load gives
+            self.aliased = True
             return self.done[id(node)]
         if id(node) in self.active:
             raise self._error(node, "a YAML alias refers to itself", "remove the recursive alias")

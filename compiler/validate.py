@@ -60,9 +60,50 @@ def motia_schema() -> dict[str, Any]:
     return schema
 
 
+Validator = jsonschema.Draft202012Validator
+
+
 @functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(motia_schema())
+def _validators() -> tuple[Any, dict[str, Any]]:
+    """A validator for the file without its steps, and one per step type.
+
+    Same verdicts as validating against motia_schema() as a whole, several times faster
+    on big files: `$ref`s are inlined once here instead of looked up for every value,
+    and each step is checked against its own type's schema instead of trying four
+    `if`s. (The shipped schema keeps `$ref`s and `if`s: editors read it.)
+    """
+    schema = _inline_refs(motia_schema(), motia_schema()["$defs"])
+    by_type = {kind: Validator(schema["$defs"][f"{kind}Step"]) for kind in STEP_TYPES}
+    steps = schema["properties"]["steps"]
+    base_step = {k: v for k, v in steps["additionalProperties"].items() if k != "allOf"}
+    schema["properties"]["steps"] = {**steps, "additionalProperties": base_step}
+    return Validator(schema), by_type
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with every `#/$defs/x` replaced by (a copy of) x; motia's schema has no cycles."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline_refs(v, defs) for k, v in node.items() if k != "$ref"}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return {**_inline_refs(defs[ref.removeprefix("#/$defs/")], defs), **out}
+    return out
+
+
+def _schema_errors(data: Any) -> Iterable[tuple[JSONPath, ValidationError]]:
+    """Every violation in `data`, with the path of the value that has it."""
+    document, by_type = _validators()
+    for error in document.iter_errors(data):
+        yield tuple(error.absolute_path), error
+    steps = data.get("steps") if isinstance(data, dict) else None
+    for name, step in steps.items() if isinstance(steps, dict) else ():
+        kind = step.get("type") if isinstance(step, dict) else None
+        if isinstance(kind, str) and kind in by_type:
+            for error in by_type[kind].iter_errors(step):
+                yield ("steps", name, *error.absolute_path), error
 
 
 @functools.cache
@@ -77,8 +118,8 @@ def validate_document(doc: Document) -> tuple[list[Diagnostic], Tainted]:
     diagnostics: list[Diagnostic] = []
     tainted: Tainted = set()
     seen: set[tuple[JSONPath, str]] = set()
-    for error in _validator().iter_errors(doc.data):
-        for path, diagnostic in _explain(doc, error):
+    for at, error in _schema_errors(doc.data):
+        for path, diagnostic in _explain(doc, at, error):
             # jsonschema reports `required` once per missing key; we list them all each time
             if (path, diagnostic.message) not in seen:
                 seen.add((path, diagnostic.message))
@@ -87,8 +128,9 @@ def validate_document(doc: Document) -> tuple[list[Diagnostic], Tainted]:
     return diagnostics, tainted
 
 
-def _explain(doc: Document, error: ValidationError) -> Iterable[tuple[JSONPath, Diagnostic]]:
-    path: JSONPath = tuple(error.absolute_path)
+def _explain(
+    doc: Document, path: JSONPath, error: ValidationError
+) -> Iterable[tuple[JSONPath, Diagnostic]]:
     kind = error.validator
     if kind == "additionalProperties":
         return [_unknown_key(doc, path, key, error) for key in _extra_keys(error)]
