@@ -65,6 +65,13 @@ def _keyword(path: JSONPath) -> str:
 
 
 @functools.cache
+def known_keywords() -> frozenset[str]:
+    """Every keyword draft 2020-12 defines (and the older ones it still describes)."""
+    flat = _meta_validator().schema
+    return frozenset(flat["properties"])
+
+
+@functools.cache
 def _meta_validator() -> jsonschema.Draft202012Validator:
     root = REGISTRY.contents(_BASE + "schema")
     parts = [root] + [REGISTRY.contents(f"{_BASE}meta/{v}") for v in _VOCABULARIES]
@@ -82,8 +89,9 @@ def _flatten_refs(node: Any) -> Any:
         return [_flatten_refs(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _flatten_refs(v) for k, v in node.items() if k != "$dynamicRef"}
+    out = {k: _flatten_refs(v) for k, v in node.items()}
     if node.get("$dynamicRef") == "#meta":
+        del out["$dynamicRef"]
         out["$ref"] = "#"
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("meta/"):

@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from motia.compiler._metaschema import schema_problem
+from motia.compiler._metaschema import known_keywords, schema_problem
 from motia.compiler._problems import Problems
 from motia.compiler.ir import JSONSchema
 from motia.compiler.loader import JSONPath, PathPart, parse_document
-from motia.compiler.suggest import did_you_mean
+from motia.compiler.suggest import closest, did_you_mean
 from motia.errors import CompileError, Diagnostic
 
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
@@ -133,6 +133,8 @@ class SchemaResolver:
             return node
         out: dict[str, Any] = {}
         for key, value in node.items():
+            if where.yaml is not None and key not in known_keywords():
+                self._warn_keyword(key, where.child(key))
             out[key] = self._keyword(key, value, where.child(key))
         ref = node.get("$ref")
         if not isinstance(ref, str) or ref.startswith("#"):
@@ -144,6 +146,13 @@ class SchemaResolver:
         allof = out.get("allOf")
         out["allOf"] = [target, *(allof if isinstance(allof, list) else [])]
         return out
+
+    def _warn_keyword(self, key: str, where: _Where) -> None:
+        """JSON Schema ignores unknown keywords, so `requried: [id]` silently checks nothing."""
+        match = closest(key, known_keywords())
+        if match is not None and where.yaml is not None:
+            self.problems.warn(where.yaml, f"unknown JSON Schema keyword '{key}' is ignored",
+                               f"did you mean '{match}'?")
 
     def _keyword(self, key: str, value: Any, where: _Where) -> Any:
         if key in _DATA_KEYWORDS or key == "$ref":

@@ -274,3 +274,12 @@ def test_compiling_writes_nothing(tmp_path: Path) -> None:
     compile_project(tmp_path / "motia.yaml")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert not os.path.exists(tmp_path / ".motia")
+
+
+def test_a_misspelt_json_schema_keyword_is_a_warning(tmp_path: Path) -> None:
+    # JSON Schema ignores unknown keywords: `requried` would silently check nothing
+    text = VALID.replace("    required: [id]", "    requried: [id]")
+    write_project(tmp_path, text)
+    result = compile_project(tmp_path / "motia.yaml")
+    assert [(w.line, w.col, w.message, w.hint) for w in result.warnings] == [
+        (6, 5, "unknown JSON Schema keyword 'requried' is ignored", "did you mean 'required'?")]
