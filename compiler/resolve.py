@@ -209,6 +209,9 @@ def parse_handler(spec: str) -> Handler:
     path, function = spec, "handler"
     if ":" in spec:
         path, _, function = spec.rpartition(":")
+    if any(ord(char) < 32 for char in spec):
+        raise CompileError(f"handler {spec!r} contains a control character",
+                           "write a plain path such as steps/charge.py")
     path = posixpath.normpath(path.strip().replace("\\", "/"))
     extension = posixpath.splitext(path)[1].lower()
     if posixpath.isabs(path) or re.match(r"^[A-Za-z]:", path):

@@ -64,7 +64,11 @@ def compile_command(args: argparse.Namespace) -> int:
         from motia.compiler.stubs import write_stubs
 
         shown = Path(app.source).parent
-        written += [shown / os.path.relpath(path, app.root) for path in write_stubs(app)]
+        try:
+            stubs = write_stubs(app)
+        except OSError as exc:
+            raise MotiaError(f"cannot write a handler stub: {exc}") from None
+        written += [shown / os.path.relpath(path, app.root) for path in stubs]
         source = Path(app.root) / Path(app.source).name
         digest = input_hash(source, compiled.ref_files, handler_paths(app))
         app = dataclasses.replace(app, source_hash=digest)
