@@ -290,10 +290,30 @@ def tree_cpu(pid: int) -> float:
     return total + sum(tree_cpu(int(c)) for c in children.split())
 
 
-async def flood(chain: Chain, n: int) -> tuple[float, float]:
-    """Chains per second with up to WINDOW publishes in flight, and CPU ms per chain."""
+def broker_pids() -> list[int]:
+    """The RabbitMQ server's Erlang VM (when it runs on this machine and /proc shows it)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "beam.smp":
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+BROKER = broker_pids()
+
+
+def broker_cpu() -> float:
+    return sum(tree_cpu(pid) for pid in BROKER)
+
+
+async def flood(chain: Chain, n: int) -> tuple[float, float, float]:
+    """Chains per second with up to WINDOW publishes in flight; client and broker CPU ms
+    per chain."""
     await chain.reset()
-    cpu = tree_cpu(os.getpid())
+    cpu, broker = tree_cpu(os.getpid()), broker_cpu()
     slots = asyncio.Semaphore(WINDOW)
 
     async def one() -> None:
@@ -310,7 +330,8 @@ async def flood(chain: Chain, n: int) -> tuple[float, float]:
     await asyncio.gather(*tasks)
     await until_done(chain, n)
     elapsed = time.perf_counter() - start
-    return n / elapsed, 1000 * (tree_cpu(os.getpid()) - cpu) / n
+    return (n / elapsed, 1000 * (tree_cpu(os.getpid()) - cpu) / n,
+            1000 * (broker_cpu() - broker) / n)
 
 
 async def paced(chain: Chain, rate: float, n: int) -> tuple[float, float]:
@@ -333,7 +354,8 @@ class Figure:
     label: str
     rate: float  # median over the rounds
     rounds: list[float]
-    cpu: float  # CPU ms per chain, every process involved (median over the rounds)
+    cpu: float  # CPU ms per chain, every client process involved (median over the rounds)
+    broker: float  # the broker's CPU ms per chain
     p50: float = 0.0
     p99: float = 0.0
 
@@ -354,13 +376,16 @@ async def measure(chains: list[Chain]) -> tuple[list[Figure], float]:
     """Rounds interleave the variants, so a noisy neighbour hurts them all alike."""
     rates: dict[str, list[float]] = {c.name: [] for c in chains}
     cpus: dict[str, list[float]] = {c.name: [] for c in chains}
+    brokers: dict[str, list[float]] = {c.name: [] for c in chains}
     for _ in range(ROUNDS):
         for chain in chains:
-            rate, cpu = await flood(chain, EVENTS)
+            rate, cpu, broker = await flood(chain, EVENTS)
             rates[chain.name].append(rate)
             cpus[chain.name].append(cpu)
+            brokers[chain.name].append(broker)
     figures = [Figure(c.name, statistics.median(rates[c.name]), rates[c.name],
-                      statistics.median(cpus[c.name])) for c in chains]
+                      statistics.median(cpus[c.name]), statistics.median(brokers[c.name]))
+               for c in chains]
     pace = min(f.rate for f in figures) / 2
     count = int(min(max(pace * 4, 200), 2000))
     for chain, figure in zip(chains, figures, strict=True):
@@ -373,7 +398,7 @@ def report(figures: list[Figure], pace: float) -> list[str]:
     raw, motia, celery = by["(a)"], by["(b)"], by["(c)"]
     lines = [
         f"{f.label}: {f.rate:,.0f} events/s (median of {', '.join(f'{r:,.0f}' for r in f.rounds)});"
-        f" {f.cpu:.2f} CPU ms/event; end-to-end p50 {f.p50:.1f} ms, p99 {f.p99:.1f} ms"
+        f" CPU ms/event {f.cpu:.2f} client + {f.broker:.2f} broker; end-to-end p50 {f.p50:.1f} ms, p99 {f.p99:.1f} ms"
         f" at {pace:,.0f} events/s"
         for f in figures
     ]
@@ -392,7 +417,8 @@ def readme_rows(figures: list[Figure], pace: float) -> list[str]:
     raw = next(f for f in figures if f.label.startswith("(a)")).rate
     celery = next(f for f in figures if f.label.startswith("(c)")).rate
     return [row("broker", f.label, f.rate, f.p50, f.p99, f"{pace:,.0f} events/s",
-                f"{f.rate / raw:.2f}x raw, {f.rate / celery:.2f}x Celery; {f.cpu:.2f} CPU ms/event")
+                f"{f.rate / raw:.2f}x raw, {f.rate / celery:.2f}x Celery; CPU ms/event "
+                f"{f.cpu:.2f} client + {f.broker:.2f} broker")
             for f in figures]
 
 
