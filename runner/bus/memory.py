@@ -109,6 +109,7 @@ class MemoryBus(EventBus):
                     cut_off.append((inflight[task].step, inflight[task].inflight[task]))
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
+            self._closed = True  # from here on a publish fails loudly instead of queueing
             for step, event in cut_off:
                 await self._undelivered(step, event, attempts=event.attempt)
             await self._keep_undelivered()
