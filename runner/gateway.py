@@ -282,12 +282,13 @@ def split_response(value: Any) -> tuple[int, Any, dict[str, str]]:
 
 def _make_response(status: int, body: Any, headers: dict[str, str]) -> web.Response:
     if body is None:
-        return web.Response(status=status, headers=headers)
+        return web.Response(status=status, headers=headers or None)
     if isinstance(body, str):
-        if "content-type" in {k.lower() for k in headers}:
-            return web.Response(status=status, text=body, headers=headers)
-        return web.Response(status=status, text=body, content_type="text/plain", headers=headers)
-    response = web.Response(status=status, text=dumps(body), headers=headers)
-    if "content-type" not in {k.lower() for k in headers}:
-        response.content_type = "application/json"
-    return response
+        data, content_type = body.encode(), "text/plain"
+    else:
+        data, content_type = dumps(body).encode(), "application/json"
+    if not headers:  # the common case, and the cheapest way aiohttp builds a response
+        return web.Response(status=status, body=data, content_type=content_type, charset="utf-8")
+    if not any(k.lower() == "content-type" for k in headers):
+        headers = {**headers, "Content-Type": f"{content_type}; charset=utf-8"}
+    return web.Response(status=status, body=data, headers=headers)
