@@ -137,7 +137,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-readme", dest="readme", action="store_false",
                         help="do not merge the figures into bench/README.md")
     asyncio.run(main(parser.parse_args()))
