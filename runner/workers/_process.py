@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import subprocess
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from motia.compiler.ir import Step
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from motia.runner.workers._supervisor import Supervisor
 
 _log = logging.getLogger("motia.workers")
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 #: after the process exits, how long to wait for its pipes to close before giving up on them
 PIPE_GRACE = 0.5
@@ -44,12 +45,16 @@ _STATE_METHODS = {
 }
 
 
-@dataclass(eq=False)
 class _Invocation:
-    ctx: InvocationContext
-    future: asyncio.Future[tuple[Any, list[Emit]]]
-    deadline: float  # loop.time() after which it has timed out
-    emits: list[Emit] = field(default_factory=list)
+    """One invocation in flight (a plain class: a dataclass __init__ is slower per call)."""
+
+    __slots__ = ("ctx", "deadline", "emits", "future")
+
+    def __init__(self, ctx: InvocationContext, future: asyncio.Future[Any], deadline: float) -> None:
+        self.ctx = ctx
+        self.future = future
+        self.deadline = deadline  # loop.time() after which it has timed out
+        self.emits: list[Emit] = []
 
 
 class WorkerProcess(asyncio.BufferedProtocol):
@@ -65,7 +70,7 @@ class WorkerProcess(asyncio.BufferedProtocol):
         self.rss = 0
         self.exited: asyncio.Future[str] = self.loop.create_future()
         self._ready: asyncio.Future[dict[str, Any]] = self.loop.create_future()
-        self._pending: dict[int, _Invocation] = {}  # in dispatch order, hence deadline order
+        self._pending: dict[int, _Invocation] = {}
         self._timer: asyncio.TimerHandle | None = None  # for the oldest pending deadline
         self._cancelling: dict[int, tuple[asyncio.TimerHandle, InvocationContext]] = {}
         self._next_id = 0
@@ -337,7 +342,7 @@ class WorkerProcess(asyncio.BufferedProtocol):
             inv.emits.append(emit)
             self.owner.hooks.after_emit(self.step.name, inv.ctx, emit.topic, emit.data)
             self._reply(cid, None)
-        elif op in _STATE_METHODS:
+        elif isinstance(op, str) and op in _STATE_METHODS:
             task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -462,6 +467,15 @@ class _Pipes(asyncio.SubprocessProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.pipes_closed()
+
+
+def rss_of(pid: int) -> int:
+    """Resident memory of a process in bytes (Linux /proc); 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _describe(returncode: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 #: the environment variable naming the worker's end of the socketpair (default 3)
@@ -62,13 +63,14 @@ def _not_json(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _encoder(default: Any, allow_nan: bool) -> Any:
+def _encoder(default: Callable[[Any], Any], allow_nan: bool) -> Callable[[Any], str]:
     """The stdlib's C encoder built once (json.dumps rebuilds it on every call, which was
     a third of the encoding time). No circular-reference bookkeeping: a cycle ends in
     RecursionError, which callers treat like any other "not JSON" value."""
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # an interpreter without the C accelerator
-        return json.JSONEncoder(separators=(",", ":"), default=default, allow_nan=allow_nan).encode
+        encoder = json.JSONEncoder(separators=(",", ":"), default=default, allow_nan=allow_nan)
+        return encoder.encode
     encode = make(None, default, json.encoder.encode_basestring_ascii, None, ":", ",", False,
                   False, allow_nan)
     return lambda value: "".join(encode(value, 0))
@@ -77,7 +79,7 @@ def _encoder(default: Any, allow_nan: bool) -> Any:
 _encode = _encoder(_not_json, False)
 _encode_lenient = _encoder(repr, True)
 #: the decoder's C scanner, called directly: json.loads adds two regex scans per message
-_scan = json.JSONDecoder().scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _pack = HEADER.pack
 _unpack_from = HEADER.unpack_from
 #: what encoding a value that is not JSON raises
@@ -115,7 +117,7 @@ class FrameBuffer:
     def __init__(self, size: int = 256 * 1024) -> None:
         self._size = size
         self._buf = bytearray(size)
-        self._view = memoryview(self._buf)
+        self._view: memoryview = memoryview(self._buf)
         self._end = 0  # bytes received and not yet consumed start at 0 and end here
 
     def get_buffer(self) -> memoryview:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from motia.compiler.ir import Step
 from motia.errors import HandlerLoadError, WorkerCrashed
 from motia.runner.workers._launch import worker_command, worker_env
-from motia.runner.workers._process import WorkerProcess
+from motia.runner.workers._process import WorkerProcess, rss_of
 from motia.runner.workers.api import Emit, InvocationContext
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class Supervisor:
             "queued": sum(1 for w in self.waiters if not w.done()),
             "restarts": self.restarts,
             "last_exit": self.last_exit,
-            "rss": {w.pid: w.rss for w in workers if w.pid is not None},
+            "rss": {w.pid: rss_of(w.pid) for w in workers if w.pid is not None and w.alive},
             "load_error": self._load_error.message if self._load_error else None,
         }
 

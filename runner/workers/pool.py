@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -31,11 +30,9 @@ from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import StateStore
 from motia.runner.workers._emits import EmitValidator
-from motia.runner.workers._process import WorkerProcess
+from motia.runner.workers._process import WorkerProcess, rss_of
 from motia.runner.workers._supervisor import Retired, Supervisor
 from motia.runner.workers.api import InvocationContext, InvocationResult
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class WorkerPool:
@@ -177,7 +174,7 @@ class WorkerPool:
             for worker in list(self.workers):
                 if worker.pid is None or not worker.alive:
                     continue
-                worker.rss = _rss(worker.pid)
+                worker.rss = rss_of(worker.pid)
                 limit = worker.step.memory
                 if limit and worker.rss > limit:
                     worker.kill(f"was replaced: its memory use (RSS {_mb(worker.rss)}) went over the "
@@ -189,14 +186,6 @@ def _find(app: App, name: str) -> Any:
         if step.name == name:
             return step
     return None
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _mb(size: int) -> str:

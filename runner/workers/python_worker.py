@@ -128,7 +128,9 @@ class Worker(asyncio.BufferedProtocol):
         else:
             args = (payload, ctx)
         if self.is_async:
-            self._running[inv_id] = self.loop.create_task(self._run(inv_id, args))
+            task = self.loop.create_task(self._run(inv_id, args))
+            if not task.done():  # an eager task (Python 3.12+) may already have finished
+                self._running[inv_id] = task
         else:
             future = self.loop.run_in_executor(self._pool(), self.fn, *args)
             self._running[inv_id] = future
@@ -153,7 +155,9 @@ class Worker(asyncio.BufferedProtocol):
             return
         value = future.result()
         if inspect.isawaitable(value):  # a plain def returned a coroutine: run it here
-            self._running[inv_id] = self.loop.create_task(self._run_awaitable(inv_id, value))
+            task = self.loop.create_task(self._run_awaitable(inv_id, value))
+            if not task.done():
+                self._running[inv_id] = task
             return
         self._end(inv_id, p.RESULT, value)
 
@@ -281,6 +285,9 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 
 async def _serve(config: dict[str, Any], fn: Callable[..., Any], sock: socket.socket) -> int:
     loop = asyncio.get_running_loop()
+    eager = getattr(asyncio, "eager_task_factory", None)
+    if eager is not None:  # Python 3.12+: a handler that never suspends costs no loop iteration
+        loop.set_task_factory(eager)
     worker = Worker(config, fn)
     await loop.create_unix_connection(lambda: worker, sock=sock)
     loop.add_signal_handler(signal.SIGTERM, worker.drain)
