@@ -114,10 +114,12 @@ class Runtime:
         await self._unwind(self.config.grace if grace is None else grace, raise_errors=True)
 
     async def _start_parts(self) -> None:
+        from motia.runner._stdlog import bridge_stdlib_logging
         from motia.runner.bus import create_bus
         from motia.runner.state import create_store
 
         config = self.config
+        self._push("logging bridge", _sync_closer(bridge_stdlib_logging(self.logger)))
         self.store = create_store(config.state, namespace=self.app.name, url=config.state_url,
                                   root=Path(self.app.root))
         await self.store.open()
@@ -348,6 +350,14 @@ def _bound_port(runner: web.AppRunner, asked: int) -> int:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     return asked
+
+
+def _sync_closer(close: Callable[[], None]) -> Closer:
+    async def closer(grace: float) -> None:
+        del grace
+        close()
+
+    return closer
 
 
 def _ignore_grace(close: Callable[[], Awaitable[None]]) -> Closer:
