@@ -111,6 +111,8 @@ class RabbitMQBus(EventBus):
                 "start RabbitMQ (e.g. `rabbitmq-server -detached`) or set MOTIA_AMQP_URL "
                 "to a broker's URL"
             ) from None
+        self._connection.close_callbacks.add(self._lost)
+        self._connection.reconnect_callbacks.add(self._restored)
         self._channel = await self._connection.channel(publisher_confirms=True,
                                                        on_return_raises=True)
         self._exchange = await self._channel.declare_exchange(
@@ -207,6 +209,18 @@ class RabbitMQBus(EventBus):
             return
         # If the channel died meanwhile the broker redelivers: at-least-once.
         await _quietly(message.ack())
+
+    # --- connection events (one line each; aiormq's own records are debug chatter) ------
+
+    def _lost(self, _: object, exc: BaseException | None = None) -> None:
+        if not (self._closing or self._closed):
+            _log.warning("RabbitMQ connection to %s lost (%s); reconnecting (events being "
+                         "handled are redelivered by the broker)", _amqp.masked(self.url),
+                         _reason(exc) if exc is not None else "closed")
+
+    def _restored(self, _: object) -> None:
+        _log.warning("RabbitMQ connection to %s restored; consuming again",
+                     _amqp.masked(self.url))
 
     # --- helpers -------------------------------------------------------------------------
 
