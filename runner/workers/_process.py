@@ -179,11 +179,9 @@ class WorkerProcess(asyncio.BufferedProtocol):
         """Send one invocation; the caller has already taken a slot (`inflight`)."""
         self._next_id += 1
         inv_id = self._next_id
-        message = {"type": p.INVOKE, "id": inv_id, "payload": payload, "ctx": {
-            "trace_id": ctx.trace_id, "event_id": ctx.event_id, "attempt": ctx.attempt,
-            "topic": ctx.topic}}
         try:
-            data = p.frame(message)
+            data = p.invoke_frame(inv_id, payload, ctx.trace_id, ctx.event_id, ctx.attempt,
+                                  ctx.topic)
         except p.NOT_JSON as exc:
             self._release()
             raise TypeError(f"payload for step {self.step.name!r} is not JSON: {exc}") from None

@@ -186,7 +186,7 @@ class Worker(asyncio.BufferedProtocol):
 
     def _send_result(self, inv_id: int, value: Any) -> None:
         try:
-            self.send({"type": p.RESULT, "id": inv_id, "value": value})
+            self._queue(p.result_frame(inv_id, value))
         except p.NOT_JSON as exc:
             self.send({"type": p.ERROR, "id": inv_id, "error": {
                 "type": "TypeError",
