@@ -16,10 +16,13 @@ import os
 import types
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 from motia.compiler.ir import App
 from motia.errors import Diagnostic, MotiaError
+
+if TYPE_CHECKING:
+    from motia.compiler import Compiled
 
 PLAN_FORMAT = 1
 PLAN_DIR = ".motia"
@@ -91,38 +94,50 @@ def write_plan(
 
 
 def load_app(path: str | Path = "motia.yaml") -> App:
-    """The App of the project at `path`: from its plan when still current, else compiled.
+    """The App of the project at `path`: from its plan when still current, else compiled."""
+    return load_compiled(path).app
 
-    Compiling raises ProjectInvalid like `compile_project`; a fresh plan is written
-    when possible (a read-only checkout still runs, it just compiles every time).
+
+def load_compiled(path: str | Path = "motia.yaml") -> Compiled:
+    """Like `compile_project`, but an unchanged project is read from its plan file.
+
+    `motia run` calls this on every start, so an unchanged project is not validated
+    again; its warnings come from the plan. Compiling raises ProjectInvalid like
+    `compile_project`; a fresh plan is written when possible (a read-only checkout
+    still runs, it just compiles every time).
     """
     from motia.compiler import compile_project, project_file
 
     file, source = project_file(path)
     cached = _current_plan(source)
     if cached is not None:
-        return dataclasses.replace(cached, root=str(source.parent), source=file)
+        return dataclasses.replace(
+            cached, app=dataclasses.replace(cached.app, root=str(source.parent), source=file)
+        )
     compiled = compile_project(path)
     try:
         write_plan(compiled.app, compiled.ref_files, compiled.warnings)
     except MotiaError:
         pass
-    return compiled.app
+    return compiled
 
 
-def _current_plan(source: Path) -> App | None:
-    """The App in the plan next to `source`, or None if missing, damaged or stale."""
+def _current_plan(source: Path) -> Compiled | None:
+    """The plan next to `source` as a Compiled, or None if missing, damaged or stale."""
+    from motia.compiler import Compiled
+
     try:
         document = json.loads(plan_path(source.parent).read_text("utf-8"))
         if document.get("format") != PLAN_FORMAT or not isinstance(document.get("refs"), list):
             return None
         app = plan_from_dict(document["app"])
+        warnings = tuple(Diagnostic(**w) for w in document.get("warnings", []))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     expected = input_hash(source, document["refs"], handler_paths(app))
     if document.get("hash") != expected or app.source_hash != expected:
         return None
-    return app
+    return Compiled(app, warnings, tuple(document["refs"]))
 
 
 def _read(path: Path) -> bytes:

@@ -79,10 +79,11 @@ def project_source(project: str) -> Path:
 
 
 def compile_and_warn(source: Path, stream: TextIO | None = None) -> App:
-    """Compile the project (ProjectInvalid propagates to the CLI); print its warnings."""
-    from motia.compiler import compile_project
+    """The project's plan, compiled only when it changed since the last compile
+    (ProjectInvalid propagates to the CLI); print its warnings."""
+    from motia.compiler.plan import load_compiled
 
-    compiled = compile_project(source)
+    compiled = load_compiled(source)
     out = stream or sys.stderr
     for warning in compiled.warnings:
         out.write(f"{warning}\n")

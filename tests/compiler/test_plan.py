@@ -10,7 +10,13 @@ from projects import SPEC_EXAMPLE, SPEC_FILES, write_project
 
 import motia.compiler
 from motia.compiler import compile_project
-from motia.compiler.plan import load_app, plan_from_dict, plan_path, plan_to_dict
+from motia.compiler.plan import (
+    load_app,
+    load_compiled,
+    plan_from_dict,
+    plan_path,
+    plan_to_dict,
+)
 from motia.errors import ProjectInvalid
 
 
@@ -53,6 +59,19 @@ def test_load_app_compiles_once_then_reads_the_plan(
     assert len(calls) == 1
     assert plan_path(project.parent).is_file()
     assert first == second == compile_project(project).app
+
+
+def test_warnings_survive_the_plan_cache(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a project with warnings (the SPEC example has a step in no flow)
+    fresh = load_compiled(project)
+    assert fresh.warnings
+    calls = _count_compiles(monkeypatch)
+    # When it is loaded again from its plan (what `motia run` does on every start)
+    cached = load_compiled(project)
+    # Then nothing was compiled and the same warnings come back with the same App
+    assert calls == []
+    assert cached.warnings == fresh.warnings
+    assert cached.app == fresh.app
 
 
 @pytest.mark.parametrize(
