@@ -46,7 +46,7 @@ from motia.runner.state.memory import MemoryStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _readme import row, update_rows  # the one table every bench merges into
+from _readme import row, update_rows  # the one table every bench merges into  # noqa: E402
 
 AMQP_URL = os.environ.get("MOTIA_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("MOTIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

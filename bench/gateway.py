@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
-import os
 import tempfile
 import time
 from collections.abc import AsyncIterator

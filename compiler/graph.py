@@ -96,7 +96,7 @@ def _assign_topic_flows(graph: nx.DiGraph, app: App) -> None:
 def step_graph(graph: nx.DiGraph) -> nx.DiGraph:
     """Steps only: an edge a -> b when a emits a topic b subscribes to."""
     steps = nx.DiGraph()
-    for node, attrs in graph.nodes(data=True):
+    for _node, attrs in graph.nodes(data=True):
         if attrs["kind"] == "step":
             steps.add_node(attrs["name"])
     for node, attrs in graph.nodes(data=True):
