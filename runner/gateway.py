@@ -232,13 +232,21 @@ def incoming_trace_id(headers: Any) -> str:
     return new_id()
 
 
+_JSON_START = (b"{", b"[")
+
+
 def _parse_body(raw: bytes, content_type: str) -> Any:
-    """JSON unless the client said it is text or a form; empty is None."""
+    """JSON unless the client said it is text or a form; empty is None.
+
+    A "form" whose body starts like a JSON document is parsed as JSON: that is what
+    `curl -d '{...}'` sends without `-H 'Content-Type: application/json'`, and reading
+    it as a form would answer a mistyped header with baffling schema errors.
+    """
     if not raw:
         return None
     if content_type.startswith("text/"):
         return raw.decode("utf-8", errors="replace")
-    if content_type == "application/x-www-form-urlencoded":
+    if content_type == "application/x-www-form-urlencoded" and raw.lstrip()[:1] not in _JSON_START:
         from urllib.parse import parse_qsl
 
         return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))

@@ -246,6 +246,18 @@ async def test_malformed_json_is_a_400(app: TestApp) -> None:
                  r"quotes: line 1 column 16 \(char 15\)")
 
 
+async def test_json_sent_as_curls_default_form_type_is_read_as_json(app: TestApp) -> None:
+    # Given `curl -d '{...}'` without a JSON Content-Type header (curl then says "form")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    # When the body is a JSON document, Then it is validated as JSON
+    res = await app.request("POST", "/people/blue", data=b'{"name": "Ada"}', headers=form)
+    body = assert_error(res, 400, "ValidationError", r".*1 violation\(s\)")
+    assert body["errors"] == [{"in": "body", "path": "/age", "message": "'age' is a required property"}]
+    # And a broken one is a JSON syntax error, not a pile of schema errors
+    res = await app.request("POST", "/people/blue", data=b"{bad", headers=form)
+    assert_error(res, 400, "InvalidJSON", r"request body is not valid JSON: Expecting property name .* line 1 column 2 \(char 1\)")
+
+
 async def test_a_missing_body_is_a_400(app: TestApp) -> None:
     res = await app.request("POST", "/people/blue")
     body = assert_error(res, 400, "ValidationError", r".*1 violation\(s\)")
