@@ -42,7 +42,7 @@ class _Bridge(logging.Handler):
 
 
 def _translate(record: logging.LogRecord) -> tuple[str, str]:
-    msg = record.getMessage()
+    msg = " ".join(record.getMessage().split("\n"))  # asyncio's messages span lines
     if record.exc_info and record.exc_info[1] is not None:
         exc = record.exc_info[1]
         msg = f"{msg}: {type(exc).__name__}: {exc}" if str(exc) else f"{msg}: {type(exc).__name__}"
