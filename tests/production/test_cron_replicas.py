@@ -44,12 +44,13 @@ CRON_FILES = {
 }
 
 
-async def test_a_cron_tick_fires_once_across_three_replicas(cluster: Cluster) -> None:
+@pytest.mark.parametrize("state", ["redis", "postgres"])
+async def test_a_cron_tick_fires_once_across_three_replicas(cluster: Cluster, state: str) -> None:
     require_service("rabbitmq")
-    require_service("redis")
-    # Given three replicas with a cron step every second
+    require_service(state)
+    # Given three replicas with a cron step every second, sharing a store
     project = cluster.project(CRON_YAML, CRON_FILES)
-    replicas = await cluster.start(project, 3)
+    replicas = await cluster.start(project, 3, state=state)
     # When they run for ~10 s, one of them killed with SIGKILL half way
     start = time.time()
     await asyncio.sleep(5.0)
@@ -58,13 +59,13 @@ async def test_a_cron_tick_fires_once_across_three_replicas(cluster: Cluster) ->
     await asyncio.sleep(5.0)
     end = time.time()
     await asyncio.sleep(1.5)  # let the last tick in the window finish writing
-    async with open_store(project.app) as store:
+    async with open_store(project.app, state) as store:
         ticks = await store.get_group("ticks")
         fired = await store.get_group("fired")
     in_window = sorted(f["t"] for f in fired.values() if start <= f["t"] < end)
     after_kill = [t for t in in_window if t > killed_at + 1.0]
     by_replica = Counter(f["replica"] for f in fired.values())
-    print(f"\ncron over {end - start:.1f} s: {len(in_window)} ticks, fired by replica pid: "
+    print(f"\ncron on {state} over {end - start:.1f} s: {len(in_window)} ticks, fired by replica pid: "
           f"{dict(by_replica)}; replica {replicas[2].pid} killed at +{killed_at - start:.1f} s")
     # Then no tick fired twice
     assert {tick: n for tick, n in ticks.items() if n != 1} == {}

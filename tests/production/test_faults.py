@@ -144,6 +144,7 @@ def unexplained_duplicates(effects: dict[str, int], runs: dict[str, dict[str, in
     return bad
 
 
+@pytest.mark.timeout(180)  # ~60 s on 2 idle cores; room for a loaded machine
 async def test_nothing_is_lost_when_workers_replicas_and_connections_die(
     cluster: Cluster,
 ) -> None:

@@ -22,7 +22,7 @@ POISON_YAML = """
     defaults:
       timeout: 5s
       retries: 2
-      backoff: {initial: 2s, factor: 1, max: 2s}
+      backoff: {initial: 3s, factor: 1, max: 3s}
     schemas:
       Job:
         type: object
@@ -82,7 +82,7 @@ async def test_a_poison_message_is_dead_lettered_then_replayed_after_the_fix(
         sent = motia("emit", "job.created", '{"id": "poison"}', "--url", first.url)
         assert sent.returncode == 0, sent.stderr
         # Then while it waits out its backoff it sits in a retry queue, not unacked
-        retry = f"{queue}.retry.2000"
+        retry = f"{queue}.retry.3000"
 
         async def backing_off() -> dict[str, dict[str, int]] | None:
             stats = await queue_stats(project.app)

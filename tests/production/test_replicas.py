@@ -16,32 +16,37 @@ from ._orders import ORDERS_FILES, ORDERS_YAML, place_orders
 
 pytestmark = pytest.mark.services
 
-ORDERS = 2000
+#: orders per store: the full 2,000 on Redis; PostgreSQL proves the same with fewer
+ORDERS = {"redis": 2000, "postgres": 500}
 
 
-async def test_three_replicas_complete_every_order_exactly_once(cluster: Cluster) -> None:
+@pytest.mark.parametrize("state", ["redis", "postgres"])
+async def test_three_replicas_complete_every_order_exactly_once(
+    cluster: Cluster, state: str,
+) -> None:
     require_service("rabbitmq")
-    require_service("redis")
+    require_service(state)
     require_service("node")
-    # Given three replicas of an API -> event -> event pipeline on RabbitMQ + Redis
+    # Given three replicas of an API -> event -> event pipeline on RabbitMQ + the store
     project = cluster.project(ORDERS_YAML, ORDERS_FILES)
-    replicas = await cluster.start(project, 3)
-    ids = [f"o{n:05d}" for n in range(ORDERS)]
-    # When 2,000 orders come in, spread over the three gateways
+    replicas = await cluster.start(project, 3, state=state)
+    count = ORDERS[state]
+    ids = [f"o{n:05d}" for n in range(count)]
+    # When the orders come in, spread over the three gateways
     started = time.perf_counter()
     posted = await place_orders(replicas, ids)
-    async with open_store(project.app) as store:
+    async with open_store(project.app, state) as store:
 
         async def all_completed() -> bool:
-            return len(await store.get_group("completed")) == ORDERS
+            return len(await store.get_group("completed")) == count
 
-        await eventually(all_completed, timeout=90, what=f"{ORDERS} completed orders")
+        await eventually(all_completed, timeout=90, what=f"{count} completed orders")
         elapsed = time.perf_counter() - started
         charged = await store.get_group("charged")
         completed = await store.get_group("completed")
-    print(f"\n{ORDERS} orders through 3 replicas: accepted in {posted:.1f} s, completed in "
-          f"{elapsed:.1f} s ({ORDERS / elapsed:.0f} orders/s, {3 * ORDERS / elapsed:.0f} "
-          "invocations/s)")
+    print(f"\n{count} orders through 3 replicas on {state}: accepted in {posted:.1f} s, "
+          f"completed in {elapsed:.1f} s ({count / elapsed:.0f} orders/s, "
+          f"{3 * count / elapsed:.0f} invocations/s)")
     # Then every order was charged once and completed once: no loss, no duplicate
     assert sorted(charged) == ids and sorted(completed) == ids
     assert {k: v for k, v in charged.items() if v != 1} == {}
