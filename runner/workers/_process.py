@@ -77,6 +77,7 @@ class WorkerProcess(asyncio.BufferedProtocol):
         self._frames = p.FrameBuffer()
         self._out: list[bytes] = []
         self._flush_pending = False
+        self._scheduled = _ready_queue(self.loop)
         self._sock: asyncio.Transport | None = None
         self._proc: asyncio.SubprocessTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -307,15 +308,26 @@ class WorkerProcess(asyncio.BufferedProtocol):
             self.kill(f"was killed: it sent an unknown message type {kind!r}")
 
     def _send(self, data: bytes) -> None:
-        """The first frame of a loop iteration is written at once (no added latency); the
-        ones that follow in the same iteration are joined into one write at its end."""
+        """Write at once when nothing else is scheduled in this loop iteration (a lone call:
+        no added latency, no extra iteration); otherwise join the frames of the iteration
+        into one write at its end (many calls in flight: one syscall for all of them)."""
         if self._flush_pending:
             self._out.append(data)
-            return
-        self._flush_pending = True
-        self.loop.call_soon(self._flush)
-        if self._sock is not None and not self._sock.is_closing():
+            if len(self._out) >= p.BATCH:
+                self._flush_now()
+        elif self._scheduled:
+            self._out.append(data)
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+        elif self._sock is not None and not self._sock.is_closing():
             self._sock.write(data)
+
+    def _flush_now(self) -> None:
+        """Write a full batch early, so the worker starts on it while we prepare the rest
+        (host and worker then work in parallel instead of taking turns)."""
+        if self._sock is not None and not self._sock.is_closing():
+            self._sock.write(b"".join(self._out))
+        self._out.clear()
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -465,6 +477,13 @@ class _Pipes(asyncio.SubprocessProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.pipes_closed()
+
+
+def _ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
+    """The callbacks the loop will run before it next waits for I/O (asyncio's own loop
+    keeps them in `_ready`); a loop without one gets a queue that always looks busy, which
+    means "always batch"."""
+    return getattr(loop, "_ready", (None,))
 
 
 def rss_of(pid: int) -> int:

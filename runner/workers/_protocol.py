@@ -21,6 +21,10 @@ HEADER = struct.Struct(">I")
 #: frames above this are a protocol error (a runaway payload, or a desynchronised stream)
 MAX_FRAME = 256 * 1024 * 1024
 
+#: frames joined into one write at most: a full batch goes out at once, so that the two
+#: ends work in parallel on a stream of calls rather than taking turns on big batches
+BATCH = 16
+
 # --- message types (the "type" field) ------------------------------------------------------
 # worker -> host
 READY = "ready"

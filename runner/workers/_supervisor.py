@@ -159,7 +159,12 @@ class Supervisor:
             command = worker_command(self.pool.app, self.step, self.pool.node)
             await worker.start(command, worker_env(self.step), self.pool.app.root,
                                self.pool.startup_timeout)
-        except HandlerLoadError as error:
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, callers must not hang
+            error = exc if isinstance(exc, HandlerLoadError) else HandlerLoadError(
+                self.step.name, f"cannot start a worker: {type(exc).__name__}: {exc}",
+                type=type(exc).__name__)
+            if not isinstance(exc, HandlerLoadError):
+                worker.kill("was killed: its start failed")
             self.starting.discard(worker)
             self._load_failed(error)
             if not worker.exited.done() and worker.pid is None:

@@ -37,6 +37,7 @@ const EXIT_OK = 0;
 const EXIT_LOAD_FAILED = 3;
 const EXIT_PROTOCOL = 4;
 const PROTOCOL_VERSION = 1;
+const BATCH = 16;
 const MAX_FRAME = 256 * 1024 * 1024;
 
 class EmitError extends Error {
@@ -61,14 +62,17 @@ function send(message) {
   const header = Buffer.allocUnsafe(4);
   header.writeUInt32BE(body.length, 0);
   out.push(header, body);
+  if (out.length >= 2 * BATCH) {  // a full batch goes now: the host starts on it while we go on
+    flush();
+    return;
+  }
   if (!flushScheduled) {
     flushScheduled = true;
-    process.nextTick(flush);  // every frame queued in this tick goes out in one write
+    process.nextTick(() => { flushScheduled = false; flush(); });  // this tick's frames: one write
   }
 }
 
 function flush() {
-  flushScheduled = false;
   if (out.length === 0 || sock === null || sock.destroyed) { out = []; return; }
   const data = out.length === 2 ? Buffer.concat(out, out[0].length + out[1].length) : Buffer.concat(out);
   out = [];

@@ -50,6 +50,9 @@ class Worker(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
         self._flush_pending = False
+        # asyncio's queue of callbacks still to run before the loop next polls: empty means
+        # this frame is the last of the iteration (another loop: always batch)
+        self._scheduled = getattr(self.loop, "_ready", (None,))
         self._running: dict[int, asyncio.Future[Any]] = {}  # tasks, or thread futures
         self._cancelling: set[int] = set()
         self._calls: dict[int, Any] = {}  # cid -> asyncio.Future | concurrent.futures.Future
@@ -99,15 +102,24 @@ class Worker(asyncio.BufferedProtocol):
             self.loop.call_soon_threadsafe(self._queue, data)
 
     def _queue(self, data: bytes) -> None:
-        """The first frame of a loop iteration is written at once (no added latency); the
-        ones that follow in the same iteration are joined into one write at its end."""
+        """Write at once when nothing else is scheduled in this loop iteration (no added
+        latency, no extra iteration); otherwise join the frames of the iteration into one
+        write at its end (one syscall for many results)."""
         if self._flush_pending:
             self._out.append(data)
-            return
-        self._flush_pending = True
-        self.loop.call_soon(self._flush)
-        if self._transport is not None and not self._transport.is_closing():
+            if len(self._out) >= p.BATCH:  # let the host start on these while we go on
+                self._write_out()
+        elif self._scheduled:
+            self._out.append(data)
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+        elif self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
+
+    def _write_out(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(self._out))
+        self._out.clear()
 
     def _flush(self) -> None:
         self._flush_pending = False
