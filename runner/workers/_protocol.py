@@ -75,7 +75,7 @@ def _encoder(default: Callable[[Any], Any], allow_nan: bool) -> Callable[[Any], 
     if make is None:  # an interpreter without the C accelerator
         encoder = json.JSONEncoder(separators=(",", ":"), default=default, allow_nan=allow_nan)
         return encoder.encode
-    encode = make(None, default, json.encoder.encode_basestring_ascii, None, ":", ",", False,
+    encode = make(None, default, json.encoder.encode_basestring, None, ":", ",", False,
                   False, allow_nan)
     return lambda value: "".join(encode(value, 0))
 
