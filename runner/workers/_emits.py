@@ -30,7 +30,8 @@ class EmitValidator:
             raise EmitError(_undeclared(step, topic))
         validator = self._validator(topic)
         if validator is not None:
-            errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+            errors = sorted(validator.iter_errors(data),
+                            key=lambda e: [str(part) for part in e.absolute_path])
             if errors:
                 detail = "; ".join(f"{_pointer(e.absolute_path)}: {e.message}" for e in errors)
                 name = self._topics[topic].schema_name
@@ -55,9 +56,11 @@ def _undeclared(step: Step, topic: str) -> str:
         return (f"step {step.name!r} cannot emit {topic!r}: it declares no emits (add "
                 f"`emits: [{topic}]` to the step in motia.yaml)")
     close = difflib.get_close_matches(topic, step.emits, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else " (add it to the step's emits in motia.yaml)"
+    hint = (f"; did you mean {close[0]!r}?" if close
+            else " (add it to the step's emits in motia.yaml)")
     allowed = ", ".join(step.emits)
-    return f"step {step.name!r} cannot emit {topic!r}: it is not in the step's emits [{allowed}]{hint}"
+    return (f"step {step.name!r} cannot emit {topic!r}: it is not in the step's emits "
+            f"[{allowed}]{hint}")
 
 
 def _pointer(path: Any) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -24,25 +23,21 @@ from motia.errors import (
     HandlerLoadError,
     HandlerTimeout,
     InvocationError,
-    MotiaError,
     WorkerCrashed,
 )
-from motia.runner.logs import LEVELS, LogRecord
+from motia.runner.logs import LogRecord
 from motia.runner.workers import _protocol as p
+from motia.runner.workers._calls import HandlerCalls
+from motia.runner.workers._pipes import Pipes, describe
 from motia.runner.workers.api import Emit, InvocationContext
 
 if TYPE_CHECKING:
     from motia.runner.workers._supervisor import Supervisor
 
 _log = logging.getLogger("motia.workers")
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 #: after the process exits, how long to wait for its pipes to close before giving up on them
 PIPE_GRACE = 0.5
-_STATE_METHODS = {
-    p.OP_STATE_GET: "get", p.OP_STATE_SET: "set", p.OP_STATE_DELETE: "delete",
-    p.OP_STATE_GET_GROUP: "get_group", p.OP_STATE_CLEAR: "clear", p.OP_STATE_INCR: "incr",
-}
 
 
 class _Invocation:
@@ -50,14 +45,16 @@ class _Invocation:
 
     __slots__ = ("ctx", "deadline", "emits", "future")
 
-    def __init__(self, ctx: InvocationContext, future: asyncio.Future[Any], deadline: float) -> None:
+    def __init__(
+        self, ctx: InvocationContext, future: asyncio.Future[Any], deadline: float
+    ) -> None:
         self.ctx = ctx
         self.future = future
         self.deadline = deadline  # loop.time() after which it has timed out
         self.emits: list[Emit] = []
 
 
-class WorkerProcess(asyncio.BufferedProtocol):
+class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
     """The host's end of one worker: `start()`, then `run()` per invocation."""
 
     def __init__(self, owner: Supervisor) -> None:
@@ -90,14 +87,16 @@ class WorkerProcess(asyncio.BufferedProtocol):
 
     # --- start and stop ---------------------------------------------------------------------
 
-    async def start(self, command: list[str], env: dict[str, str], cwd: str, timeout: float) -> None:
+    async def start(
+        self, command: list[str], env: dict[str, str], cwd: str, timeout: float
+    ) -> None:
         """Spawn the process and wait for `ready`; HandlerLoadError if it never gets there."""
         ours, theirs = socket.socketpair()
         try:
             await self.loop.create_unix_connection(lambda: self, sock=ours)
             env = {**env, p.WORKER_FD_ENV: str(theirs.fileno())}
             await self.loop.subprocess_exec(
-                lambda: _Pipes(self), *command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                lambda: Pipes(self), *command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, pass_fds=(theirs.fileno(),), env=env, cwd=cwd,
                 start_new_session=True)  # Ctrl-C on the terminal is the host's, not the workers'
         except BaseException as exc:
@@ -164,9 +163,10 @@ class WorkerProcess(asyncio.BufferedProtocol):
         return not self._cancelling and not self.exited.done() and self._returncode is None
 
     def _signal(self, sig: int) -> None:
-        if self._proc is not None and self._returncode is None and self._proc.get_returncode() is None:
+        proc = self._proc
+        if proc is not None and self._returncode is None and proc.get_returncode() is None:
             try:
-                self._proc.send_signal(sig)
+                proc.send_signal(sig)
             except ProcessLookupError:
                 pass
 
@@ -221,7 +221,8 @@ class WorkerProcess(asyncio.BufferedProtocol):
             return
         if not inv.future.done():
             inv.future.set_exception(HandlerTimeout(
-                self.step.name, f"the handler ran past the step's timeout of {self.step.timeout:g} s"))
+                self.step.name,
+                f"the handler ran past the step's timeout of {self.step.timeout:g} s"))
         self._cancel(inv_id, inv.ctx)
 
     def _cancel(self, inv_id: int, ctx: InvocationContext) -> None:
@@ -335,57 +336,6 @@ class WorkerProcess(asyncio.BufferedProtocol):
             self._sock.write(b"".join(self._out) if len(self._out) > 1 else self._out[0])
         self._out.clear()
 
-    # --- calls from the handler ---------------------------------------------------------------
-
-    def _on_call(self, message: dict[str, Any]) -> None:
-        cid, op, args = message.get("cid"), message.get("op"), message.get("args") or []
-        inv = self._pending.get(message.get("id"))  # type: ignore[arg-type]
-        if inv is None:
-            self._reply_error(cid, "MotiaError", "this invocation is over (it timed out or was "
-                                                 "cancelled); the call was ignored")
-        elif op == p.OP_EMIT:
-            try:
-                emit = self.owner.validator.check(self.step, args[0] if args else None)
-            except MotiaError as exc:
-                self._reply_error(cid, type(exc).__name__, str(exc))
-                return
-            inv.emits.append(emit)
-            self.owner.hooks.after_emit(self.step.name, inv.ctx, emit.topic, emit.data)
-            self._reply(cid, None)
-        elif isinstance(op, str) and op in _STATE_METHODS:
-            task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        else:
-            self._reply_error(cid, "MotiaError", f"unknown operation {op!r}")
-
-    async def _state_call(self, cid: Any, ctx: InvocationContext, op: str, args: list[Any]) -> None:
-        method = getattr(self.owner.store, _STATE_METHODS[op])
-        try:
-            value = await method(*args)
-        except Exception as exc:  # noqa: BLE001 - store errors go back to the handler that asked
-            self._reply_error(cid, type(exc).__name__, str(exc))
-            return
-        self.owner.hooks.after_state_op(self.step.name, ctx, op, args)
-        self._reply(cid, value)
-
-    def _reply(self, cid: Any, value: Any) -> None:
-        self._send(p.frame({"type": p.REPLY, "cid": cid, "ok": True, "value": value}))
-
-    def _reply_error(self, cid: Any, type_: str, message: str) -> None:
-        self._send(p.frame({"type": p.REPLY, "cid": cid, "ok": False,
-                            "error": {"type": type_, "message": message}}))
-
-    def _on_log(self, message: dict[str, Any]) -> None:
-        inv_id = message.get("id")
-        inv = self._pending.get(inv_id)  # type: ignore[arg-type]
-        ctx = inv.ctx if inv is not None else self._cancelling.get(inv_id, (None, None))[1]  # type: ignore[arg-type]
-        level = message.get("level")
-        self.owner.logger.emit(LogRecord(
-            level=level if level in LEVELS else "info", msg=str(message.get("msg", "")),
-            data=message.get("data"), step=self.step.name,
-            trace_id=ctx.trace_id if ctx else None, event_id=ctx.event_id if ctx else None))
-
     # --- stdout / stderr and the exit ------------------------------------------------------------
 
     def output_line(self, fd: int, line: str) -> None:
@@ -418,7 +368,7 @@ class WorkerProcess(asyncio.BufferedProtocol):
     def _maybe_finalize(self) -> None:
         if self._returncode is None or self._sock_open or self._pipes_open or self.exited.done():
             return
-        reason = self._reason or _describe(self._returncode)
+        reason = self._reason or describe(self._returncode)
         if self._reason is None and self._asked and self._returncode in (0, -signal.SIGTERM):
             reason = self._asked
         tail = "\n".join(self._stderr_tail)
@@ -448,59 +398,8 @@ class WorkerProcess(asyncio.BufferedProtocol):
         self.owner.worker_exited(self, reason)
 
 
-class _Pipes(asyncio.SubprocessProtocol):
-    """The worker's stdout and stderr, line by line, plus its exit."""
-
-    def __init__(self, worker: WorkerProcess) -> None:
-        self.worker = worker
-        self.partial: dict[int, bytes] = {1: b"", 2: b""}
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.worker.attach(transport)  # type: ignore[arg-type]
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        lines = (self.partial[fd] + data).split(b"\n")
-        self.partial[fd] = lines.pop()
-        if len(self.partial[fd]) > 65536:  # a runaway line without a newline
-            lines.append(self.partial[fd])
-            self.partial[fd] = b""
-        for line in lines:
-            self.worker.output_line(fd, line.decode(errors="replace").rstrip("\r"))
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if self.partial.get(fd):
-            self.worker.output_line(fd, self.partial[fd].decode(errors="replace"))
-            self.partial[fd] = b""
-
-    def process_exited(self) -> None:
-        self.worker.process_exited()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.worker.pipes_closed()
-
-
 def _ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
     """The callbacks the loop will run before it next waits for I/O (asyncio's own loop
     keeps them in `_ready`); a loop without one gets a queue that always looks busy, which
     means "always batch"."""
     return getattr(loop, "_ready", (None,))
-
-
-def rss_of(pid: int) -> int:
-    """Resident memory of a process in bytes (Linux /proc); 0 when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _describe(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"was killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    if returncode == p.EXIT_PROTOCOL:
-        return "exited: it could not read the protocol (see its stderr)"
-    return "exited" if returncode == 0 else f"exited with code {returncode}"

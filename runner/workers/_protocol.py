@@ -83,7 +83,8 @@ def _encoder(default: Callable[[Any], Any], allow_nan: bool) -> Callable[[Any], 
 _encode = _encoder(_not_json, False)
 _encode_lenient = _encoder(repr, True)
 #: the decoder's C scanner, called directly: json.loads adds two regex scans per message
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_scan: Callable[[str, int], tuple[Any, int]] = (
+    json.JSONDecoder().scan_once)  # type: ignore[attr-defined]
 _pack = HEADER.pack
 _unpack_from = HEADER.unpack_from
 #: what encoding a value that is not JSON raises

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from motia.compiler.ir import Step
 from motia.errors import HandlerLoadError, WorkerCrashed
 from motia.runner.workers._launch import worker_command, worker_env
-from motia.runner.workers._process import WorkerProcess, rss_of
+from motia.runner.workers._pipes import rss_of
+from motia.runner.workers._process import WorkerProcess
 from motia.runner.workers.api import Emit, InvocationContext
 
 if TYPE_CHECKING:
@@ -216,7 +217,8 @@ class Supervisor:
         """No wait for the first failure in a row, then initial, doubling up to the maximum."""
         if self._streak <= 1:
             return 0.0
-        return float(min(self.pool.backoff_initial * 2 ** (self._streak - 2), self.pool.backoff_max))
+        delay = self.pool.backoff_initial * 2 ** (self._streak - 2)
+        return float(min(delay, self.pool.backoff_max))
 
     # --- reload and close -----------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import StateStore
 from motia.runner.workers._emits import EmitValidator
-from motia.runner.workers._process import WorkerProcess, rss_of
+from motia.runner.workers._pipes import rss_of
+from motia.runner.workers._process import WorkerProcess
 from motia.runner.workers._supervisor import Retired, Supervisor
 from motia.runner.workers.api import InvocationContext, InvocationResult
 
@@ -177,8 +178,8 @@ class WorkerPool:
                 worker.rss = rss_of(worker.pid)
                 limit = worker.step.memory
                 if limit and worker.rss > limit:
-                    worker.kill(f"was replaced: its memory use (RSS {_mb(worker.rss)}) went over the "
-                                f"step's limit (memory: {_mb(limit)})", WorkerOutOfMemory)
+                    worker.kill(f"was replaced: its memory use (RSS {_mb(worker.rss)}) went over "
+                                f"the step's limit (memory: {_mb(limit)})", WorkerOutOfMemory)
 
 
 def _find(app: App, name: str) -> Any:

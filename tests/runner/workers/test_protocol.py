@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from motia.runner.workers import _protocol as p
+
+from .conftest import MakePool, app, ctx, step, write
 
 HERE = Path(p.__file__).parent
 PROTOCOL = (HERE / "PROTOCOL.md").read_text()
@@ -97,3 +100,18 @@ def test_values_that_are_not_json_are_refused_by_frame_and_kept_by_frame_lenient
         with pytest.raises(p.NOT_JSON):
             p.frame({"type": "result", "value": bad})
     assert b'"data":"{1, 2}"' in p.frame_lenient({"type": "log", "data": {1, 2}})
+
+
+async def test_a_large_payload_crosses_both_workers_intact(
+    tmp_path: Path, make_pool: MakePool, node: str
+) -> None:
+    # Given an identity handler in each language, and a payload of a few megabytes
+    write(tmp_path, {"steps/id.py": "async def handler(data, ctx):\n    return data\n",
+                     "steps/id.js": "exports.handler = async (data) => data;\n"})
+    pool = make_pool(app(tmp_path, step("py", "steps/id.py"), step("js", "steps/id.js")), node=node)
+    payload = {"text": "é€ \u2028 \"quoted\"\n" * 200_000, "numbers": list(range(10_000))}
+
+    # When it goes through each worker, several at once, Then it comes back unchanged
+    for name in ("py", "js"):
+        results = await asyncio.gather(*(pool.invoke(name, payload, ctx(i)) for i in range(3)))
+        assert all(r.value == payload for r in results)

@@ -1,0 +1,89 @@
+"""Answering a handler's calls: `ctx.emit` checked against the plan, `ctx.state.*` from the
+store, `ctx.logger` lines into the Logger. Mixed into WorkerProcess (it uses its pending
+invocations, its owner and its `_send`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from motia.errors import MotiaError
+from motia.runner.logs import LEVELS, LogRecord
+from motia.runner.workers import _protocol as p
+from motia.runner.workers.api import InvocationContext
+
+if TYPE_CHECKING:
+    from motia.compiler.ir import Step
+    from motia.runner.workers._process import _Invocation
+    from motia.runner.workers._supervisor import Supervisor
+
+_STATE_METHODS = {
+    p.OP_STATE_GET: "get", p.OP_STATE_SET: "set", p.OP_STATE_DELETE: "delete",
+    p.OP_STATE_GET_GROUP: "get_group", p.OP_STATE_CLEAR: "clear", p.OP_STATE_INCR: "incr",
+}
+
+
+class HandlerCalls:
+    """The `call` and `log` messages of one worker, answered with `reply` frames."""
+
+    owner: Supervisor
+    loop: asyncio.AbstractEventLoop
+    step: Step
+    _pending: dict[int, _Invocation]
+    _cancelling: dict[int, tuple[asyncio.TimerHandle, InvocationContext]]
+    _tasks: set[asyncio.Task[None]]
+
+    def _send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _on_call(self, message: dict[str, Any]) -> None:
+        cid, op, args = message.get("cid"), message.get("op"), message.get("args") or []
+        inv = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        if inv is None:
+            self._reply_error(cid, "MotiaError", "this invocation is over (it timed out or was "
+                                                 "cancelled); the call was ignored")
+        elif op == p.OP_EMIT:
+            try:
+                emit = self.owner.validator.check(self.step, args[0] if args else None)
+            except MotiaError as exc:
+                self._reply_error(cid, type(exc).__name__, str(exc))
+                return
+            inv.emits.append(emit)
+            self.owner.hooks.after_emit(self.step.name, inv.ctx, emit.topic, emit.data)
+            self._reply(cid, None)
+        elif isinstance(op, str) and op in _STATE_METHODS:
+            task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._reply_error(cid, "MotiaError", f"unknown operation {op!r}")
+
+    async def _state_call(self, cid: Any, ctx: InvocationContext, op: str, args: list[Any]) -> None:
+        method = getattr(self.owner.store, _STATE_METHODS[op])
+        try:
+            value = await method(*args)
+        except Exception as exc:  # noqa: BLE001 - store errors go back to the handler that asked
+            self._reply_error(cid, type(exc).__name__, str(exc))
+            return
+        self.owner.hooks.after_state_op(self.step.name, ctx, op, args)
+        self._reply(cid, value)
+
+    def _reply(self, cid: Any, value: Any) -> None:
+        self._send(p.frame({"type": p.REPLY, "cid": cid, "ok": True, "value": value}))
+
+    def _reply_error(self, cid: Any, type_: str, message: str) -> None:
+        self._send(p.frame({"type": p.REPLY, "cid": cid, "ok": False,
+                            "error": {"type": type_, "message": message}}))
+
+    def _on_log(self, message: dict[str, Any]) -> None:
+        inv_id = message.get("id")
+        inv = self._pending.get(inv_id)  # type: ignore[arg-type]
+        if inv is not None:
+            ctx: InvocationContext | None = inv.ctx
+        else:  # a line logged after its invocation timed out
+            ctx = self._cancelling.get(inv_id, (None, None))[1]  # type: ignore[arg-type]
+        level = message.get("level")
+        self.owner.logger.emit(LogRecord(
+            level=level if level in LEVELS else "info", msg=str(message.get("msg", "")),
+            data=message.get("data"), step=self.step.name,
+            trace_id=ctx.trace_id if ctx else None, event_id=ctx.event_id if ctx else None))
