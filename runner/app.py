@@ -140,8 +140,11 @@ class Runtime:
         from motia.runner.workers.pool import WorkerPool
 
         assert self.store is not None
-        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks,
-                               eager=self.config.eager)
+        # --eager warms only the steps this role invokes: a gateway replica never runs an
+        # event handler, so it should not hold that step's worker processes.
+        eager = self.config.eager and [s.name for s in self.app.steps
+                                       if s.type in self.config.step_types]
+        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks, eager=eager)
         await _maybe_await(self.pool.start())
         self._push("worker pool", self._close_pool)
 

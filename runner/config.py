@@ -85,6 +85,14 @@ class RunConfig:
         return self.role in ("all", "cron")
 
     @property
+    def step_types(self) -> frozenset[str]:
+        """The step types whose handlers this role invokes (and so warms with --eager)."""
+        types = {"api"} if self.serves_http else set()
+        types |= {"event"} if self.consumes else set()
+        types |= {"cron"} if self.schedules else set()
+        return frozenset(types)
+
+    @property
     def loopback(self) -> bool:
         return self.host in LOOPBACK
 

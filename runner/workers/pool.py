@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from motia.compiler.ir import App
@@ -53,12 +53,14 @@ class WorkerPool:
 
     def __init__(
         self, app: App, store: StateStore, logger: Logger, hooks: Hooks | None = None, *,
-        eager: bool = False, node: str | None = None,
+        eager: bool | Collection[str] = False, node: str | None = None,
     ) -> None:
         self.app = app
         self.store = store
         self.logger = logger
         self.hooks = hooks or Hooks()
+        #: True: every running step's workers start with the pool (and on reload); a
+        #: collection: only those steps' (a replica's role runs only some step types)
         self.eager = eager
         self.node = node
         self.validator = EmitValidator(app)
@@ -74,8 +76,7 @@ class WorkerPool:
 
         Raises HandlerLoadError for the first step whose handler cannot be loaded."""
         self._ensure_watcher()
-        if self.eager:
-            await self._start_steps(s.name for s in self.app.steps if s.runs)
+        await self._start_steps(self._eager_steps(self.app))
 
     async def invoke(self, step: str, payload: Any, ctx: InvocationContext) -> InvocationResult:
         """Run `step`'s handler once; raises an InvocationError subclass on any failure."""
@@ -112,8 +113,14 @@ class WorkerPool:
             else:
                 supervisor.step = step  # same code; new timeout, emits, ...
         self._retired = [s for s in self._retired if s.ready or s.starting]
-        if self.eager:
-            await self._start_steps(s.name for s in app.steps if s.runs)
+        await self._start_steps(self._eager_steps(app))
+
+    def _eager_steps(self, app: App) -> list[str]:
+        """The running steps whose workers start before their first invocation."""
+        if self.eager is False:
+            return []
+        wanted = None if self.eager is True else set(self.eager)
+        return [s.name for s in app.steps if s.runs and (wanted is None or s.name in wanted)]
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop every worker: SIGTERM (they finish in-flight work), SIGKILL after `grace` s."""

@@ -92,6 +92,21 @@ async def test_the_gateway_role_publishes_and_the_workers_role_consumes(project:
         assert workers.bus is not None and set(workers.bus._consumers) == {"run-job"}
 
 
+@pytest.mark.parametrize(("role", "warm"), [
+    ("gateway", {"create-job"}), ("workers", {"run-job"}), ("all", {"create-job", "run-job"}),
+])
+async def test_eager_warms_only_the_steps_the_role_runs(
+    project: Path, role: str, warm: set[str]
+) -> None:
+    # Given --eager on a replica with one role
+    app = compile_project(project).app
+    config = RunConfig(state="memory", port=0, role=role, eager=True, log_format="none")
+    # When it has started, Then only the steps of that role have worker processes
+    async with Runtime(app, config) as runtime:
+        stats = runtime.pool.stats()
+        assert {step for step, s in stats.items() if s["pids"]} == warm
+
+
 async def test_off_loopback_the_admin_api_needs_the_workbench_token(project: Path) -> None:
     async with TestApp(project, host="0.0.0.0", token="s3cret") as app:
         port = app.url.rsplit(":", 1)[1]
