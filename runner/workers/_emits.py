@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from motia.compiler.ir import App, Step
 from motia.errors import EmitError
+from motia.runner._validation import is_valid
 from motia.runner.workers.api import Emit
 
 
@@ -29,7 +30,7 @@ class EmitValidator:
         if topic not in step.emits:
             raise EmitError(_undeclared(step, topic))
         validator = self._validator(topic)
-        if validator is not None:
+        if validator is not None and not is_valid(validator, data):
             errors = sorted(validator.iter_errors(data),
                             key=lambda e: [str(part) for part in e.absolute_path])
             if errors:
