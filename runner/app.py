@@ -14,6 +14,7 @@ consumers, the scheduler and the admin API call `invoke`, `publish_emits`, `emit
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import time
 import uuid
@@ -317,11 +318,21 @@ class Runtime:
 
 
 _EMITS = uuid.UUID("5b0c6f0e-3d1a-4c56-9a57-6d6f7469612e")
+_EMITS_SHA1 = hashlib.sha1(_EMITS.bytes)
 
 
 def emitted_id(event_id: str, step: str, n: int) -> str:
-    """The id of the `n`-th event `step` emitted while handling `event_id` (stable)."""
-    return uuid.uuid5(_EMITS, f"{event_id}/{step}/{n}").hex
+    """The id of the `n`-th event `step` emitted while handling `event_id` (stable).
+
+    Exactly `uuid.uuid5(_EMITS, f"{event_id}/{step}/{n}").hex` (ids stay the same across
+    versions, so idempotency marks written before an upgrade still match), computed from a
+    pre-hashed namespace without building a UUID object: a third of the cost."""
+    digest = _EMITS_SHA1.copy()
+    digest.update(f"{event_id}/{step}/{n}".encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 class _DeliveryLog(Hooks):
