@@ -3,8 +3,11 @@
 The embedded default (`--events memory`). Fan-out, retries with backoff and dead letters
 come from `EventBus`; this module only moves events between queues in one event loop.
 
-Delivery runs as one task per message, at most `workers * concurrency` at once per step.
-Retries wait on loop timers rather than in a queue, so a backoff never blocks a slot.
+Delivery runs at most `workers * concurrency` tasks at once per step. A publish starts a
+delivery task at once when the step has a free slot and queues the event otherwise; a
+task that finishes takes the next queued event itself instead of exiting, so a busy step
+pays neither a dispatcher wake-up nor a new task per event. Retries wait on loop timers
+rather than in the queue, so a backoff never blocks a slot.
 
 Shutdown never loses an event: `close(grace)` stops intake, lets in-flight deliveries
 finish within `grace`, and writes whatever is still queued, waiting for a retry, or cut
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 from motia.compiler.ir import App, Step
@@ -34,9 +38,9 @@ class _Lane:
     """One step's queue and what is in flight or waiting for a retry on it."""
 
     step: Step
-    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
-    slots: asyncio.Semaphore | None = None
-    dispatcher: asyncio.Task[None] | None = None
+    queue: deque[Event] = field(default_factory=deque)
+    #: delivery tasks allowed at once; 0 until the step is consumed
+    limit: int = 0
     inflight: dict[asyncio.Task[None], Event] = field(default_factory=dict)
     timers: dict[asyncio.TimerHandle, Event] = field(default_factory=dict)
 
@@ -69,13 +73,13 @@ class MemoryBus(EventBus):
         self._check_open()
         for event in events:
             for lane in self._routes.get(event.topic, ()):
-                lane.queue.put_nowait(event)
+                self._put(lane, event)
 
     async def _send_to(self, step: Step, event: Event, delay: float) -> None:
         self._check_open()
         lane = self._lanes[step.name]
         if delay <= 0:
-            lane.queue.put_nowait(event)
+            self._put(lane, event)
             return
         loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle | None = None
@@ -83,7 +87,10 @@ class MemoryBus(EventBus):
         def fire() -> None:
             assert handle is not None
             lane.timers.pop(handle, None)
-            lane.queue.put_nowait(event)
+            if self._closing:  # close() is writing what waits to the store: join it
+                lane.queue.append(event)
+            else:
+                self._put(lane, event)
 
         handle = loop.call_later(delay, fire)
         lane.timers[handle] = event
@@ -91,16 +98,15 @@ class MemoryBus(EventBus):
     async def _consume(self, step: Step, prefetch: int) -> None:
         self._check_open()
         lane = self._lanes[step.name]
-        lane.slots = asyncio.Semaphore(max(prefetch, 1))
-        lane.dispatcher = asyncio.create_task(self._dispatch(lane), name=f"motia-bus:{step.name}")
+        lane.limit = max(prefetch, 1)
+        while lane.queue and len(lane.inflight) < lane.limit:  # published before we consumed
+            self._start(lane, lane.queue.popleft())
 
     async def _close(self, grace: float) -> None:
         if self._closed or self._closing:
             return
         self._closing = True
         try:
-            for lane in self._lanes.values():
-                await _cancel(lane.dispatcher)
             cut_off: list[tuple[Step, Event]] = []
             inflight = {t: lane for lane in self._lanes.values() for t in lane.inflight}
             if inflight:
@@ -118,20 +124,38 @@ class MemoryBus(EventBus):
 
     # --- delivery -------------------------------------------------------------------------
 
-    async def _dispatch(self, lane: _Lane) -> None:
-        """Take events off the step's queue while a delivery slot is free."""
-        assert lane.slots is not None
-        while True:
-            await lane.slots.acquire()
-            try:
-                event = await lane.queue.get()
-            except BaseException:
-                lane.slots.release()
-                raise
-            task = asyncio.create_task(self._run(lane, event))
-            lane.inflight[task] = event
+    def _put(self, lane: _Lane, event: Event) -> None:
+        """Deliver `event` now when the step has a free slot, else queue it."""
+        if len(lane.inflight) < lane.limit and not self._closing:
+            self._start(lane, event)
+        else:
+            lane.queue.append(event)
+
+    def _start(self, lane: _Lane, event: Event) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(lane, event))
+        lane.inflight[task] = event
 
     async def _run(self, lane: _Lane, event: Event) -> None:
+        """Deliver `event`, then the queued events after it while the bus is open."""
+        task = asyncio.current_task()
+        assert task is not None
+        delivered = 0
+        try:
+            while True:
+                await self._deliver_safely(lane, event)
+                if not lane.queue or self._closing:
+                    return
+                delivered += 1
+                if delivered % 32 == 0:  # a consumer that never suspends must not hog the loop
+                    await asyncio.sleep(0)
+                    if not lane.queue or self._closing:
+                        return
+                event = lane.queue.popleft()
+                lane.inflight[task] = event
+        finally:
+            lane.inflight.pop(task, None)
+
+    async def _deliver_safely(self, lane: _Lane, event: Event) -> None:
         try:
             await self._deliver(lane.step, event)
         except Exception:  # noqa: BLE001 -- whatever broke, the event must not be lost
@@ -139,10 +163,6 @@ class MemoryBus(EventBus):
             _log.exception("step %s: could not record the failure of event %s; redelivering",
                            lane.step.name, event.event_id)
             await self._send_to(lane.step, event, lane.step.backoff.delay(event.attempt))
-        finally:
-            lane.inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-            assert lane.slots is not None
-            lane.slots.release()
 
     # --- shutdown -------------------------------------------------------------------------
 
@@ -154,8 +174,8 @@ class MemoryBus(EventBus):
                 handle.cancel()
                 pending.append(event)
             lane.timers.clear()
-            while not lane.queue.empty():
-                pending.append(lane.queue.get_nowait())
+            pending.extend(lane.queue)
+            lane.queue.clear()
             for event in pending:
                 await self._undelivered(lane.step, event, attempts=event.attempt - 1)
 
@@ -178,9 +198,3 @@ class MemoryBus(EventBus):
             raise BusClosed(f"the {self.kind} event bus of app {self.app.name!r} "
                             "is not open: call open() before publishing")
 
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is None or task.done():
-        return
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
