@@ -23,7 +23,6 @@ from motia.compiler.ir import App
 from motia.errors import HandlerError, InvocationError, MotiaError
 from motia.runner._http_errors import (
     TRACE_ID_KEY,
-    dumps,
     error_id,
     error_middleware,
     error_response,
@@ -233,6 +232,8 @@ def incoming_trace_id(headers: Any) -> str:
 
 
 _JSON_START = (b"{", b"[")
+#: `dumps` with its encoder built once (json.dumps builds one per call when given options)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
@@ -294,7 +295,7 @@ def _make_response(status: int, body: Any, headers: dict[str, str]) -> web.Respo
     if isinstance(body, str):
         data, content_type = body.encode(), "text/plain"
     else:
-        data, content_type = dumps(body).encode(), "application/json"
+        data, content_type = _dumps(body).encode(), "application/json"
     if not headers:  # the common case, and the cheapest way aiohttp builds a response
         return web.Response(status=status, body=data, content_type=content_type, charset="utf-8")
     if not any(k.lower() == "content-type" for k in headers):
