@@ -52,8 +52,15 @@ def make_consumer(runtime: Runtime, name: str) -> Consumer:
     """The consumer of step `name`; it looks the step up on every call so a plan swap
     (`motia dev`) changes its timeout, retries or handler without re-subscribing."""
 
+    plan: list[tuple[object, Step]] = []  # (app, its step `name`): App.step() is a scan
+
     async def consume(event: Event) -> None:
-        step = runtime.app.step(name)
+        app = runtime.app
+        if plan and plan[0][0] is app:
+            step = plan[0][1]
+        else:  # first delivery, or the plan was swapped since the last one
+            step = app.step(name)
+            plan[:] = [(app, step)]
         store = runtime.store
         assert store is not None
         ctx = InvocationContext(trace_id=event.trace_id, event_id=event.event_id,
