@@ -126,21 +126,21 @@ def _print_summary(compiled: Compiled, written: Iterable[Path]) -> None:
     out = sys.stdout
     out.write(f"{app.source}: app '{app.name}', {_count(app.steps, 'step')}, "
               f"{_count(app.topics, 'topic')}, {_count(app.flows, 'flow')}\n\n")
-    rows = [(s.name, s.type, _trigger(s, format_duration), _handler(s)) for s in app.steps]
-    _table(out, ("STEP", "TYPE", "TRIGGER", "HANDLER"), rows)
+    steps = [(s.name, str(s.type), _trigger(s, format_duration), _handler(s)) for s in app.steps]
+    _table(out, ("STEP", "TYPE", "TRIGGER", "HANDLER"), steps)
     subscribers: dict[str, list[str]] = {}
     for step in app.steps:
         for topic in step.subscribes:
             subscribers.setdefault(topic, []).append(step.name)
-    rows = [(t.name, t.schema_name or ("inline" if t.schema else "-"),
-             ", ".join(subscribers.get(t.name, [])) or "-") for t in app.topics]
-    _table(out, ("TOPIC", "SCHEMA", "SUBSCRIBERS"), rows)
+    topics = [(t.name, t.schema_name or ("inline" if t.schema else "-"),
+               ", ".join(subscribers.get(t.name, [])) or "-") for t in app.topics]
+    _table(out, ("TOPIC", "SCHEMA", "SUBSCRIBERS"), topics)
     members: dict[str, list[str]] = {}
     for step in app.steps:
         for flow in step.flows:
             members.setdefault(flow, []).append(step.name)
-    rows = [(f.name, ", ".join(members.get(f.name, [])) or "-") for f in app.flows]
-    _table(out, ("FLOW", "STEPS"), rows)
+    flows = [(f.name, ", ".join(members.get(f.name, [])) or "-") for f in app.flows]
+    _table(out, ("FLOW", "STEPS"), flows)
     for warning in compiled.warnings:
         sys.stderr.write(f"{warning}\n")
     for path in written:

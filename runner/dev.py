@@ -30,7 +30,8 @@ def default_compile(source: Path) -> App:
     """Compile the project at `source` (raises ProjectInvalid with every diagnostic)."""
     from motia.compiler import compile_project
 
-    return compile_project(source).app  # type: ignore[no-any-return]
+    app: App = compile_project(source).app
+    return app
 
 
 class DevReloader:

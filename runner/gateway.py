@@ -57,7 +57,7 @@ class Gateway:
         from motia.runner import admin
 
         config = self.runtime.config
-        middlewares = [error_middleware(self.runtime.logger, config.max_body)]
+        middlewares: list[Any] = [error_middleware(self.runtime.logger, config.max_body)]
         guard = admin.auth_middleware(config)
         if guard is not None:
             middlewares.append(guard)

@@ -58,8 +58,10 @@ class Logger:
         except (OSError, ValueError):  # closed stream during shutdown: the hooks still saw it
             pass
 
-    def log(self, level: str, msg: str, data: Any = None, **ids: str | None) -> None:
-        self.emit(LogRecord(level=_level(level), msg=msg, data=data, **ids))
+    def log(self, level: str, msg: str, data: Any = None, *, step: str | None = None,
+            trace_id: str | None = None, event_id: str | None = None) -> None:
+        self.emit(LogRecord(level=_level(level), msg=msg, data=data, step=step,
+                            trace_id=trace_id, event_id=event_id))
 
     def debug(self, msg: str, data: Any = None, **ids: str | None) -> None:
         self.log("debug", msg, data, **ids)

@@ -28,10 +28,13 @@ class HandlerCalls:
 
     owner: Supervisor
     loop: asyncio.AbstractEventLoop
-    step: Step
     _pending: dict[int, _Invocation]
     _cancelling: dict[int, tuple[asyncio.TimerHandle, InvocationContext]]
     _tasks: set[asyncio.Task[None]]
+
+    @property
+    def step(self) -> Step:
+        raise NotImplementedError
 
     def _send(self, data: bytes) -> None:
         raise NotImplementedError

@@ -74,7 +74,8 @@ class Supervisor:
             worker = await self._wait_for_slot()
         inv_id, future = worker.run(payload, ctx)
         try:
-            return await future
+            result: tuple[Any, list[Emit]] = await future
+            return result
         except asyncio.CancelledError:
             worker.abandon(inv_id)
             raise
