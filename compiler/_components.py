@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from motia.compiler._refs import has_local_refs
 from motia.compiler.ir import App, JSONSchema
 
 _COMPONENT_NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -33,7 +34,7 @@ class Components:
         for name, named in self._named:
             if named == schema:
                 return ref(name)
-        if not _has_local_ref(schema):
+        if not has_local_refs(schema):
             return schema
         name = self._fresh(fallback_name)
         self.schemas[name] = rebase(schema, name)
@@ -63,14 +64,3 @@ def rebase(schema: Any, name: str) -> Any:
     if isinstance(target, str) and target.startswith("#"):
         out["$ref"] = f"#/components/schemas/{name}{target[1:]}"
     return out
-
-
-def _has_local_ref(schema: Any) -> bool:
-    if isinstance(schema, list):
-        return any(_has_local_ref(item) for item in schema)
-    if not isinstance(schema, dict):
-        return False
-    target = schema.get("$ref")
-    if isinstance(target, str) and target.startswith("#"):
-        return True
-    return any(_has_local_ref(value) for value in schema.values())

@@ -266,20 +266,21 @@ def _as_dict(schema: Any) -> JSONSchema:
 
 
 def _with_id(schema: Any, uri: str) -> Any:
-    if isinstance(schema, dict) and "$id" not in schema and _has_local_refs(schema):
+    if isinstance(schema, dict) and "$id" not in schema and has_local_refs(schema):
         return {"$id": uri, **schema}
     return schema
 
 
-def _has_local_refs(node: Any) -> bool:
+def has_local_refs(node: Any) -> bool:
+    """Whether `node` holds a `$ref` to "#..." outside data keywords (const, enum, ...)."""
     if isinstance(node, list):
-        return any(_has_local_refs(item) for item in node)
+        return any(has_local_refs(item) for item in node)
     if not isinstance(node, dict):
         return False
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#"):
         return True
-    return any(_has_local_refs(v) for k, v in node.items() if k not in _DATA_KEYWORDS)
+    return any(has_local_refs(v) for k, v in node.items() if k not in _DATA_KEYWORDS)
 
 
 def _fragment(content: Any, fragment: str, rel: str, where: _Where) -> Any:
@@ -293,7 +294,7 @@ def _fragment(content: Any, fragment: str, rel: str, where: _Where) -> Any:
             node = node[int(part)]
         else:
             raise _Located(where, f"'{rel}' has nothing at #{fragment}", "check the JSON pointer")
-    if _has_local_refs(node):
+    if has_local_refs(node):
         raise _Located(where, f"'{rel}#{fragment}' uses local references ($ref: '#...')",
                        "refer to the whole file instead of a part of it")
     return node
