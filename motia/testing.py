@@ -75,6 +75,9 @@ class _Watcher(Hooks):
     def after_dead_letter(self, letter: DeadLetter) -> None:
         self._finished(letter.step, letter.event_id)
 
+    def after_skip(self, step: str, ctx: Any, reason: str) -> None:
+        self._finished(step, ctx.event_id)
+
     def on_log(self, record: LogRecord) -> None:
         self.logs.append(record)
 

@@ -73,6 +73,7 @@ def make_consumer(runtime: Runtime, name: str) -> Consumer:
         if not await _claim(store, step, key):
             runtime.logger.info(f"event {event.event_id} already handled; skipped (idempotent)",
                                 step=name, trace_id=event.trace_id, event_id=event.event_id)
+            runtime.hooks.after_skip(name, ctx, "duplicate")
             return
         try:
             result = await runtime.invoke(step, event.data, ctx)

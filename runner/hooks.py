@@ -38,6 +38,9 @@ class Hooks:
 
     def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str) -> None: ...
 
+    def after_skip(self, step: str, ctx: InvocationContext, reason: str) -> None:
+        """A delivery ran no handler on purpose (an idempotent step's duplicate event id)."""
+
     def after_dead_letter(self, letter: DeadLetter) -> None: ...
 
     def after_worker_started(self, step: str, pid: int) -> None: ...
@@ -89,6 +92,9 @@ class HookSet(Hooks):
 
     def after_dead_letter(self, *a: Any) -> None:
         self._call("after_dead_letter", *a)
+
+    def after_skip(self, *a: Any) -> None:
+        self._call("after_skip", *a)
 
     def after_worker_started(self, *a: Any) -> None:
         self._call("after_worker_started", *a)
