@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from motia.compiler.ir import App, Step
 from motia.errors import EmitError
-from motia.runner._validation import is_valid
+from motia.runner._validation import compile_schema, is_valid
 from motia.runner.workers.api import Emit
 
 
@@ -47,7 +47,9 @@ class EmitValidator:
         except KeyError:
             declared = self._topics.get(topic)
             schema = declared.schema if declared is not None else None
-            validator = Draft202012Validator(schema) if schema is not None else None
+            # the same validator (formats checked) as request bodies and `motia emit`, so an
+            # event is judged alike wherever it enters
+            validator = compile_schema(schema)
             self._validators[topic] = validator
             return validator
 
