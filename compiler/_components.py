@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from motia.compiler._names import unique
 from motia.compiler._refs import has_local_refs
 from motia.compiler.ir import App, JSONSchema
 
@@ -41,12 +42,7 @@ class Components:
         return ref(name)
 
     def _fresh(self, wanted: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9._-]", "_", wanted) or "Schema"
-        name, n = base, 1
-        while name in self.schemas:
-            n += 1
-            name = f"{base}_{n}"
-        return name
+        return unique(re.sub(r"[^A-Za-z0-9._-]", "_", wanted) or "Schema", self.schemas)
 
 
 def ref(name: str) -> JSONSchema:

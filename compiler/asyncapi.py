@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from motia.compiler._components import Components
+from motia.compiler._names import unique
 from motia.compiler.ir import App, Step, Topic
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -24,11 +25,7 @@ class _Ids:
         self._used: set[str] = set()
 
     def fresh(self, wanted: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9._-]", "_", wanted) or "_"
-        name, n = base, 1
-        while name in self._used:
-            n += 1
-            name = f"{base}_{n}"
+        name = unique(re.sub(r"[^A-Za-z0-9._-]", "_", wanted) or "_", self._used)
         self._used.add(name)
         return name
 

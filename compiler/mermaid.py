@@ -20,6 +20,7 @@ from typing import Any
 
 import networkx as nx
 
+from motia.compiler._names import unique
 from motia.compiler._templates import render
 from motia.compiler.graph import build_graph
 from motia.compiler.ir import App
@@ -57,10 +58,7 @@ class _Ids:
         return self._by_key[key]
 
     def _fresh(self, base: str) -> str:
-        candidate, n = base, 1
-        while candidate in self._used:
-            n += 1
-            candidate = f"{base}_{n}"
+        candidate = unique(base, self._used)
         self._used.add(candidate)
         return candidate
 
