@@ -49,18 +49,25 @@ def fast_check(validator: Any) -> Check | None:
     entry = _cache.get(id(validator))
     if entry is not None and entry[0] is validator:
         return entry[1]
-    schema = validator.schema
-    try:
-        if isinstance(schema, dict) and schema.get("$schema", _DRAFT) == _DRAFT:
-            check: Check | None = _compile({k: v for k, v in schema.items() if k != "$schema"})
-        else:
-            check = None
-    except (_Unsupported, RecursionError):
-        check = None
+    check = compile_check(validator.schema)
     if len(_cache) > 4096:  # validators are built once per step/topic; plan swaps add more
         _cache.clear()
     _cache[id(validator)] = (validator, check)
     return check
+
+
+def compile_check(schema: Any) -> Check | None:
+    """The compiled check of a raw draft 2020-12 `schema`, or None when it uses anything
+    beyond the keywords handled here. Step workers use this too (it needs no jsonschema):
+    an emit it calls valid needs no round trip to the host."""
+    try:
+        if isinstance(schema, dict) and schema.get("$schema", _DRAFT) == _DRAFT:
+            return _compile({k: v for k, v in schema.items() if k != "$schema"})
+        if schema is True:
+            return _compile(schema)
+    except (_Unsupported, RecursionError):
+        pass
+    return None
 
 
 def _compile(schema: Any) -> Check:

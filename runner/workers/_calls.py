@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from motia.errors import MotiaError
+from motia.errors import HandlerError, MotiaError
 from motia.runner.logs import LEVELS, LogRecord
 from motia.runner.workers import _protocol as p
 from motia.runner.workers.api import InvocationContext
@@ -46,13 +46,12 @@ class HandlerCalls:
             self._reply_error(cid, "MotiaError", "this invocation is over (it timed out or was "
                                                  "cancelled); the call was ignored")
         elif op == p.OP_EMIT:
+            # only a check: the worker keeps the emit and returns it with its result
             try:
-                emit = self.owner.validator.check(self.step, args[0] if args else None)
+                self.owner.validator.check(self.step, args[0] if args else None)
             except MotiaError as exc:
                 self._reply_error(cid, type(exc).__name__, str(exc))
                 return
-            inv.emits.append(emit)
-            self.owner.hooks.after_emit(self.step.name, inv.ctx, emit.topic, emit.data)
             self._reply(cid, None)
         elif isinstance(op, str) and op in _STATE_METHODS:
             task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
@@ -60,6 +59,26 @@ class HandlerCalls:
             task.add_done_callback(self._tasks.discard)
         else:
             self._reply_error(cid, "MotiaError", f"unknown operation {op!r}")
+
+    def _accept_emits(self, inv: _Invocation, emits: Any) -> HandlerError | None:
+        """Check the emits a result carries (the host has the last word, whatever the
+        worker's fast check said); the error that fails the invocation, or None."""
+        step = self.step
+        if not isinstance(emits, list):
+            return HandlerError(step.name, f"the worker sent emits that are not a list: {emits!r}",
+                                type="ProtocolError")
+        accepted = []
+        check = self.owner.validator.check
+        try:
+            for event in emits:
+                accepted.append(check(step, event))
+        except MotiaError as exc:
+            return HandlerError(step.name, str(exc), type=type(exc).__name__)
+        inv.emits = accepted
+        after_emit = self.owner.hooks.after_emit
+        for emit in accepted:
+            after_emit(step.name, inv.ctx, emit.topic, emit.data)
+        return None
 
     async def _state_call(self, cid: Any, ctx: InvocationContext, op: str, args: list[Any]) -> None:
         method = getattr(self.owner.store, _STATE_METHODS[op])

@@ -1,6 +1,10 @@
 """Checking `ctx.emit` calls against the plan: the topic is declared, the data fits its schema.
 
-Runs in the host (workers stay free of jsonschema). Validators are built once per topic.
+The host is the authority: every emit a worker returns with its result is checked here
+before anyone may publish it. Workers get the schemas of the topics their step emits
+(`schemas_for`) and accept at once what the compiled fast check calls valid, so the
+common emit costs no round trip; anything else they ask the host about (the `emit` call),
+which answers with jsonschema's full list of errors. Validators are built once per topic.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ class EmitValidator:
                 raise EmitError(f"ctx.emit({topic!r}): data does not match the topic's schema"
                                 f"{schema}: {detail}")
         return Emit(topic, data)
+
+    def schemas_for(self, step: Step) -> dict[str, Any]:
+        """{topic: its JSON schema, or None for any data} for every topic `step` emits."""
+        schemas: dict[str, Any] = {}
+        for name in step.emits:
+            declared = self._topics.get(name)
+            schemas[name] = declared.schema if declared is not None else None
+        return schemas
 
     def _validator(self, topic: str) -> Draft202012Validator | None:
         try:

@@ -94,6 +94,7 @@ class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
         ours, theirs = socket.socketpair()
         try:
             await self.loop.create_unix_connection(lambda: self, sock=ours)
+            self.send_topics()  # read by the worker before any invocation
             env = {**env, p.WORKER_FD_ENV: str(theirs.fileno())}
             await self.loop.subprocess_exec(
                 lambda: Pipes(self), *command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -119,6 +120,12 @@ class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
             self.kill("was stopped while starting")
             raise
         self.ready_at = time.monotonic()
+
+    def send_topics(self) -> None:
+        """Tell the worker the schemas of the topics its step emits (again after a reload
+        that changed them), so it can accept valid emits without asking."""
+        self._send(p.frame({"type": p.TOPICS, "schemas": self.owner.validator.schemas_for(
+            self.step)}))
 
     def _never_started(self, ours: socket.socket) -> None:
         if self._sock is not None:
@@ -282,7 +289,10 @@ class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == p.RESULT:
-            self._finish(message["id"], message.get("value"), None)
+            emits = message.get("emits")
+            inv = self._pending.get(message["id"]) if emits is not None else None
+            rejected = self._accept_emits(inv, emits) if inv is not None else None
+            self._finish(message["id"], message.get("value"), rejected)
         elif kind == p.ERROR:
             error = message.get("error") or {}
             self._finish(message["id"], None, HandlerError(

@@ -15,7 +15,7 @@ from typing import Any
 
 #: the environment variable naming the worker's end of the socketpair (default 3)
 WORKER_FD_ENV = "MOTIA_WORKER_FD"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 HEADER = struct.Struct(">I")
 #: frames above this are a protocol error (a runaway payload, or a desynchronised stream)
@@ -39,9 +39,10 @@ INVOKE = "invoke"
 REPLY = "reply"
 CANCEL = "cancel"
 SHUTDOWN = "shutdown"
+TOPICS = "topics"
 
 WORKER_MESSAGES = (READY, FATAL, RESULT, ERROR, CANCELLED, LOG, CALL)
-HOST_MESSAGES = (INVOKE, REPLY, CANCEL, SHUTDOWN)
+HOST_MESSAGES = (INVOKE, REPLY, CANCEL, SHUTDOWN, TOPICS)
 
 # --- operations a handler asks of the host (the "op" field of a call) ------------------------
 OP_EMIT = "emit"
@@ -109,10 +110,27 @@ def invoke_frame(inv_id: int, payload: Any, trace_id: str, event_id: str, attemp
     return _pack(len(body)) + body
 
 
-def result_frame(inv_id: int, value: Any) -> bytes:
-    """The `result` frame (the worker's hottest message), formatted the same way."""
-    body = f'{{"type":"result","id":{inv_id:d},"value":{_encode(value)}}}'.encode()
-    return _pack(len(body)) + body
+def result_frame(inv_id: int, value: Any, emits: list[list[Any]] | None = None) -> bytes:
+    """The `result` frame (the worker's hottest message), formatted the same way. `emits`
+    are the invocation's accepted `[topic, data as JSON text]` pairs (None: rejected
+    after all, left out), each encoded once, when `ctx.emit` was called."""
+    body = f'{{"type":"result","id":{inv_id:d},"value":{_encode(value)}'
+    if emits:
+        listed = ",".join(f'{{"topic":{_string(topic)},"data":{text}}}'
+                          for topic, text in emits if text is not None)
+        body += f',"emits":[{listed}]'
+    data = (body + "}").encode()
+    return _pack(len(data)) + data
+
+
+def encode(value: Any) -> str:
+    """`value` as strict JSON text (no NaN); raises one of NOT_JSON."""
+    return _encode(value)
+
+
+def decode(text: str) -> Any:
+    """The value of JSON `text` as the other end will see it."""
+    return _scan(text, 0)[0]
 
 
 def frame(message: dict[str, Any]) -> bytes:

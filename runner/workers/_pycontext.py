@@ -1,8 +1,8 @@
 """What a Python handler receives: `ctx` (SPEC section 4) and, for API steps, `req`.
 
-Every `ctx.emit` / `ctx.state.*` call is a round trip to the host, which validates
-emits against the plan and owns the state store. The same methods serve both kinds of
-handler:
+Every `ctx.state.*` call is a round trip to the host, which owns the state store.
+`ctx.emit` is one only when the worker's fast check of the topic's schema is not sure the
+data is valid (see `Worker.emit`). The same methods serve both kinds of handler:
 
 - called on the worker's event loop (an `async def` handler) they return an awaitable;
 - called from a worker thread (a plain `def` handler runs in the thread pool) they block
@@ -96,11 +96,14 @@ class State:
 class Context:
     """`ctx`: ids of this invocation plus emit, state and logger."""
 
-    __slots__ = ("_id", "_logger", "_state", "_worker", "attempt", "event_id", "topic", "trace_id")
+    __slots__ = ("_emits", "_id", "_logger", "_state", "_worker", "attempt", "event_id", "topic",
+                 "trace_id")
 
-    def __init__(self, worker: Worker, inv_id: int, ids: dict[str, Any]) -> None:
+    def __init__(self, worker: Worker, inv_id: int, ids: dict[str, Any],
+                 emits: list[list[Any]]) -> None:
         self._worker = worker
         self._id = inv_id
+        self._emits = emits
         self.trace_id: str = ids.get("trace_id", "")
         self.event_id: str = ids.get("event_id", "")
         self.attempt: int = ids.get("attempt", 1)
@@ -121,10 +124,11 @@ class Context:
         return self._logger
 
     def emit(self, event: dict[str, Any]) -> Any:
-        """Send `{"topic", "data"}`; raises EmitError when the host rejects it."""
+        """Emit `{"topic", "data"}` when the handler succeeds; raises EmitError at once
+        when the topic is not declared or the data breaks its schema."""
         if not isinstance(event, dict) or not isinstance(event.get("topic"), str):
             raise TypeError(f'ctx.emit takes {{"topic": str, "data": ...}}, got {event!r}')
-        return self._call(p.OP_EMIT, [{"topic": event["topic"], "data": event.get("data")}])
+        return self._worker.emit(self, event["topic"], event.get("data"))
 
     def _call(self, op: str, args: list[Any]) -> Any:
         worker = self._worker

@@ -223,6 +223,14 @@ class Supervisor:
 
     # --- reload and close -----------------------------------------------------------------------
 
+    def update(self, step: Step) -> None:
+        """A reload that keeps the handler's code: the new step (timeout, emits...) applies
+        from now on, and the workers hear the new topic schemas before any new invocation."""
+        self.step = step
+        for worker in [*self.ready, *self.starting]:
+            if worker.alive:
+                worker.send_topics()
+
     def retire(self) -> None:
         """Stop taking work; each worker exits once its in-flight invocations are done."""
         self.retired = True

@@ -24,6 +24,7 @@ const INVOKE = 'invoke';
 const REPLY = 'reply';
 const CANCEL = 'cancel';
 const SHUTDOWN = 'shutdown';
+const TOPICS = 'topics';
 
 const OP_EMIT = 'emit';
 const OP_STATE_GET = 'state.get';
@@ -36,7 +37,7 @@ const OP_STATE_INCR = 'state.incr';
 const EXIT_OK = 0;
 const EXIT_LOAD_FAILED = 3;
 const EXIT_PROTOCOL = 4;
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 const BATCH = 16;
 const MAX_FRAME = 256 * 1024 * 1024;
 
@@ -58,7 +59,11 @@ let out = [];
 let flushScheduled = false;
 
 function send(message) {
-  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  sendText(JSON.stringify(message));
+}
+
+function sendText(text) {
+  const body = Buffer.from(text, 'utf8');
   const header = Buffer.allocUnsafe(4);
   header.writeUInt32BE(body.length, 0);
   out.push(header, body);
@@ -122,6 +127,7 @@ function dispatch(message) {
     case REPLY: return reply(message);
     case CANCEL: return cancel(message.id);
     case SHUTDOWN: return drain();
+    case TOPICS: return setTopics(message.schemas);
     default: return protocolError(`unknown message type ${JSON.stringify(message.type)}`);
   }
 }
@@ -200,13 +206,14 @@ class Context {
     this.topic = ids.topic === undefined ? null : ids.topic;
     this.state = new State(id);
     this.logger = new Logger(id);
+    this._emits = [];  // [topic, data as JSON text, or null once rejected], in call order
   }
 
   emit(event) {
     if (event === null || typeof event !== 'object' || typeof event.topic !== 'string') {
       throw new TypeError(`ctx.emit takes {topic: string, data}, got ${JSON.stringify(event)}`);
     }
-    return call(this._id, OP_EMIT, [{ topic: event.topic, data: event.data === undefined ? null : event.data }]);
+    return emit(this, event.topic, event.data === undefined ? null : event.data);
   }
 
   /** An AbortSignal aborted when the host cancels this invocation (after its timeout). */
@@ -215,6 +222,161 @@ class Context {
     return this._abort.signal;
   }
 }
+
+// --- ctx.emit --------------------------------------------------------------------------------
+//
+// The host sends the schemas of the topics this step emits (`topics`). An emit whose data
+// the compiled check below calls valid is kept with its invocation and returned with the
+// result: no round trip. Anything else (an undeclared topic, a schema keyword the check
+// does not know, data it is not sure of) is asked of the host, which answers with
+// jsonschema's full list of errors; the host also re-checks every emit of a result.
+
+let checks = new Map();  // topic -> check, or null: ask the host
+
+function setTopics(schemas) {
+  checks = new Map();
+  for (const [topic, schema] of Object.entries(schemas || {})) {
+    checks.set(topic, schema === null ? () => true : compileCheck(schema));
+  }
+}
+
+const ACCEPTED = Promise.resolve(null);
+
+function emit(ctx, topic, data) {
+  let text;
+  try {
+    text = JSON.stringify(data);
+  } catch (e) {
+    return Promise.reject(new EmitError(`ctx.emit('${topic}'): the data is not JSON: ${e.message}`));
+  }
+  if (text === undefined) text = 'null';  // a function or a symbol: JSON has no such value
+  const entry = [topic, text];
+  ctx._emits.push(entry);
+  const check = checks.get(topic);
+  if (check && check(JSON.parse(text))) return ACCEPTED;  // judged as the host will see it
+  return call(ctx._id, OP_EMIT, [{ topic, data: JSON.parse(text) }]).catch((e) => {
+    entry[1] = null;
+    throw e;
+  });
+}
+
+// A port of _validation_fast.py: sure only when valid. Returns a function of a value that
+// is true only when draft 2020-12 calls the value valid, or null when the schema uses a
+// keyword (or a keyword value) not handled here. Values come from JSON.parse, so every
+// value is plain JSON.
+const DRAFT = 'https://json-schema.org/draft/2020-12/schema';
+const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', '$comment', 'deprecated', 'readOnly', 'writeOnly']);
+const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+const TYPES = {
+  null: (x) => x === null,
+  boolean: (x) => typeof x === 'boolean',
+  integer: (x) => Number.isInteger(x),
+  number: (x) => typeof x === 'number',
+  string: (x) => typeof x === 'string',
+  array: (x) => Array.isArray(x),
+  object: isObject,
+};
+const has = (x, name) => Object.prototype.hasOwnProperty.call(x, name);
+
+class Unsupported extends Error {}
+
+function compileCheck(schema) {
+  try {
+    if (isObject(schema) && (schema.$schema === undefined || schema.$schema === DRAFT)) {
+      const rest = { ...schema };
+      delete rest.$schema;
+      return compileSchema(rest);
+    }
+    if (schema === true) return () => true;
+  } catch (e) {
+    if (!(e instanceof Unsupported) && !(e instanceof RangeError)) throw e;
+  }
+  return null;
+}
+
+function compileSchema(schema) {
+  if (schema === true) return () => true;
+  if (!isObject(schema)) throw new Unsupported();
+  const parts = [];
+  for (const [key, value] of Object.entries(schema)) {
+    if (ANNOTATIONS.has(key)) continue;
+    const make = KEYWORDS[key];
+    if (make === undefined || !has(KEYWORDS, key)) throw new Unsupported(key);
+    parts.push(make(value, schema));
+  }
+  if (parts.length === 0) return () => true;
+  if (parts.length === 1) return parts[0];
+  return (x) => parts.every((part) => part(x));
+}
+
+function codePoints(text) {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+function count(kind, compare) {
+  return (value) => {
+    if (!Number.isInteger(value) || value < 0) throw new Unsupported();
+    if (kind === 'string') return (x) => typeof x !== 'string' || compare(codePoints(x), value);
+    return (x) => !Array.isArray(x) || compare(x.length, value);
+  };
+}
+
+function bound(compare) {
+  return (value) => {
+    if (typeof value !== 'number') throw new Unsupported();
+    return (x) => typeof x !== 'number' || compare(x, value);
+  };
+}
+
+const KEYWORDS = {
+  type(value) {
+    const names = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string' && has(TYPES, n))) throw new Unsupported();
+    const tests = names.map((n) => TYPES[n]);
+    return tests.length === 1 ? tests[0] : (x) => tests.some((t) => t(x));
+  },
+  properties(value) {
+    if (!isObject(value)) throw new Unsupported();
+    const props = Object.entries(value).map(([name, sub]) => [name, compileSchema(sub)]);
+    return (x) => !isObject(x) || props.every(([name, sub]) => !has(x, name) || sub(x[name]));
+  },
+  required(value) {
+    if (!Array.isArray(value) || !value.every((n) => typeof n === 'string')) throw new Unsupported();
+    return (x) => !isObject(x) || value.every((name) => has(x, name));
+  },
+  additionalProperties(value, schema) {
+    if (has(schema, 'patternProperties')) throw new Unsupported();
+    const declared = has(schema, 'properties') ? schema.properties : {};
+    if (!isObject(declared)) throw new Unsupported();
+    const known = new Set(Object.keys(declared));
+    if (value === false) return (x) => !isObject(x) || Object.keys(x).every((k) => known.has(k));
+    const sub = compileSchema(value);
+    return (x) => !isObject(x) || Object.keys(x).every((k) => known.has(k) || sub(x[k]));
+  },
+  items(value, schema) {
+    if (has(schema, 'prefixItems')) throw new Unsupported();
+    if (value === false) return (x) => !Array.isArray(x) || x.length === 0;
+    const sub = compileSchema(value);
+    return (x) => !Array.isArray(x) || x.every(sub);
+  },
+  minLength: count('string', (n, v) => n >= v),
+  maxLength: count('string', (n, v) => n <= v),
+  minItems: count('array', (n, v) => n >= v),
+  maxItems: count('array', (n, v) => n <= v),
+  minimum: bound((x, v) => x >= v),
+  maximum: bound((x, v) => x <= v),
+  exclusiveMinimum: bound((x, v) => x > v),
+  exclusiveMaximum: bound((x, v) => x < v),
+};
 
 // --- invocations ---------------------------------------------------------------------------
 
@@ -244,13 +406,28 @@ function invoke(message) {
 }
 
 function succeeded(id, value) {
-  if (!running.delete(id)) return;  // cancelled: the host has stopped waiting
+  const ctx = running.get(id);
+  if (ctx === undefined) return;  // cancelled: the host has stopped waiting
+  running.delete(id);
   try {
-    send({ type: RESULT, id, value: value === undefined ? null : value });
+    sendResult(id, value === undefined ? null : value, ctx._emits);
   } catch (e) {
     send({ type: ERROR, id, error: { type: 'TypeError', message: `the handler returned a value that is not JSON: ${e.message}`, traceback: '' } });
   }
   afterInvocation();
+}
+
+// The result frame with the invocation's accepted emits, their data encoded once already.
+function sendResult(id, value, emits) {
+  const kept = emits.filter((entry) => entry[1] !== null);
+  if (kept.length === 0) {
+    send({ type: RESULT, id, value });
+    return;
+  }
+  const listed = kept.map(([topic, text]) => `{"topic":${JSON.stringify(topic)},"data":${text}}`).join(',');
+  const encoded = JSON.stringify(value);  // undefined for a function: null, as send() would
+  const text = `{"type":"result","id":${id},"value":${encoded === undefined ? 'null' : encoded},"emits":[${listed}]}`;
+  sendText(text);
 }
 
 function failed(id, e) {
@@ -398,4 +575,5 @@ async function main() {
   send({ type: READY, pid: process.pid, language: 'node', protocol: PROTOCOL_VERSION, runtime: process.versions.node });
 }
 
-main();
+if (require.main === module) main();
+else module.exports = { compileCheck };  // for the tests: the same check the worker runs

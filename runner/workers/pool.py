@@ -111,7 +111,7 @@ class WorkerPool:
                 supervisor.retire()
                 self._retired.append(supervisor)
             else:
-                supervisor.step = step  # same code; new timeout, emits, ...
+                supervisor.update(step)  # same code; new timeout, emits, ...
         self._retired = [s for s in self._retired if s.ready or s.starting]
         await self._start_steps(self._eager_steps(app))
 

@@ -6,7 +6,11 @@ $MOTIA_WORKER_FD (see PROTOCOL.md). `async def` handlers run as tasks on this lo
 plain `def` handlers in a thread pool; the host never sends more than `concurrency`
 at once. stdout and stderr are left to the handler: the host turns them into log lines.
 
-Imports stay light on purpose (no aiohttp, no jsonschema): the host validates emits.
+Imports stay light on purpose (no aiohttp, no jsonschema). `ctx.emit` checks the data
+with the compiled fast check of the topic's schema (`_validation_fast`, which the host
+sends in a `topics` frame) and keeps what it calls valid, to be returned with the result:
+no round trip. Anything it is not sure of is checked by the host (jsonschema), which
+also re-checks every emit that comes back with a result.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError
+from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pycontext import Context, Request
 from motia.runner.workers._pyload import LoadFailure, load_handler
@@ -60,6 +65,12 @@ class Worker(asyncio.BufferedProtocol):
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._draining = False
         self.done: asyncio.Future[int] = self.loop.create_future()
+        #: topic -> the fast check of its schema; None (or absent): ask the host
+        self._checks: dict[str, Check | None] = {}
+        #: invocation id -> its emits so far, as [topic, data as JSON text or None if rejected]
+        self._emits: dict[int, list[list[Any]]] = {}
+        self._accepted: asyncio.Future[None] = self.loop.create_future()
+        self._accepted.set_result(None)  # what an async handler awaits for an accepted emit
 
     # --- transport ------------------------------------------------------------------------
 
@@ -85,6 +96,8 @@ class Worker(asyncio.BufferedProtocol):
                     self._cancel(message["id"])
                 elif kind == p.SHUTDOWN:
                     self.drain()
+                elif kind == p.TOPICS:
+                    self._set_topics(message["schemas"])
                 else:
                     raise p.ProtocolError(f"unknown message type {kind!r}")
         except Exception:  # noqa: BLE001 - a broken stream or a bug here: the host restarts us
@@ -131,7 +144,9 @@ class Worker(asyncio.BufferedProtocol):
 
     def _invoke(self, message: dict[str, Any]) -> None:
         inv_id: int = message["id"]
-        ctx = Context(self, inv_id, message.get("ctx") or {})
+        emits: list[list[Any]] = []
+        self._emits[inv_id] = emits
+        ctx = Context(self, inv_id, message.get("ctx") or {}, emits)
         payload = message.get("payload")
         if self.kind == "api":
             args: tuple[Any, ...] = (Request(payload or {}), ctx)
@@ -186,19 +201,20 @@ class Worker(asyncio.BufferedProtocol):
     def _end(self, inv_id: int, outcome: str, value: Any) -> None:
         """Send the one terminal message of an invocation: result, error or cancelled."""
         self._running.pop(inv_id, None)
+        emits = self._emits.pop(inv_id, None)
         if inv_id in self._cancelling or outcome == p.CANCELLED:
             self._cancelling.discard(inv_id)
             self.send({"type": p.CANCELLED, "id": inv_id})
         elif outcome == p.ERROR:
             self._send_error(inv_id, value)
         else:
-            self._send_result(inv_id, value)
+            self._send_result(inv_id, value, emits)
         if self._draining and not self._running:
             self._stop(p.EXIT_OK)
 
-    def _send_result(self, inv_id: int, value: Any) -> None:
+    def _send_result(self, inv_id: int, value: Any, emits: list[list[Any]] | None) -> None:
         try:
-            self._queue(p.result_frame(inv_id, value))
+            self._queue(p.result_frame(inv_id, value, emits))
         except p.NOT_JSON as exc:
             self.send({"type": p.ERROR, "id": inv_id, "error": {
                 "type": "TypeError",
@@ -229,7 +245,38 @@ class Worker(asyncio.BufferedProtocol):
                 self.concurrency, thread_name_prefix="motia-handler")
         return self._executor
 
-    # --- calls to the host (ctx.emit, ctx.state.*) ----------------------------------------
+    # --- ctx.emit ---------------------------------------------------------------------------
+
+    def _set_topics(self, schemas: dict[str, Any]) -> None:
+        self._checks = {topic: (_any if schema is None else compile_check(schema))
+                        for topic, schema in schemas.items()}
+
+    def emit(self, ctx: Context, topic: str, data: Any) -> Any:
+        """Keep the emit with its invocation when the fast check is sure it is valid
+        (an async handler gets a finished future, a thread None); otherwise ask the host,
+        which raises EmitError with every violation. Kept in call order either way."""
+        try:
+            text = p.encode(data)
+        except p.NOT_JSON as exc:
+            raise EmitError(f"ctx.emit({topic!r}): the data is not JSON: {exc}") from None
+        entry: list[Any] = [topic, text]
+        ctx._emits.append(entry)
+        check = self._checks.get(topic)
+        on_loop = threading.get_ident() == self.loop_thread
+        if check is not None and check(p.decode(text)):  # judged as the host will see it
+            return self._accepted if on_loop else None
+        args = [{"topic": topic, "data": data}]
+        if on_loop:
+            future = self.call(ctx._id, p.OP_EMIT, args)
+            future.add_done_callback(lambda f: _reject_if_failed(entry, f))
+            return future
+        try:
+            return self.call_from_thread(ctx._id, p.OP_EMIT, args)
+        except BaseException:
+            entry[1] = None
+            raise
+
+    # --- calls to the host (ctx.state.*, emits the fast check is not sure of) ---------------
 
     def call(self, inv_id: int, op: str, args: list[Any]) -> asyncio.Future[Any]:
         future = self.loop.create_future()
@@ -286,6 +333,17 @@ class Worker(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.close()
         self.done.set_result(code)
+
+
+def _any(value: Any) -> bool:
+    """The check of a topic without a schema: any JSON data."""
+    return True
+
+
+def _reject_if_failed(entry: list[Any], future: asyncio.Future[Any]) -> None:
+    """The host rejected an emit (or the handler stopped waiting): it is not returned."""
+    if future.cancelled() or future.exception() is not None:
+        entry[1] = None
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from motia.runner._validation import compile_schema, is_valid, violations
-from motia.runner._validation_fast import fast_check
+from motia.runner._validation_fast import compile_check, fast_check
 
 ORDER = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
 
@@ -84,3 +87,42 @@ def test_unusual_python_types_are_left_to_jsonschema() -> None:
     # Then the fast check is "not sure" and the answer is jsonschema's
     assert check is not None and not check((1, 2))
     assert is_valid(validator, (1, 2)) is False
+
+
+NODE_CHECK = """
+const { compileCheck } = require(process.argv[1]);
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(cases.map(([schema, value]) => {
+  const check = compileCheck(schema);
+  return check === null ? null : check(value);
+})));
+"""
+NODE_WORKER = Path(__file__).parents[2] / "runner" / "workers" / "node_worker.js"
+
+json_text = st.text(max_size=3) | st.sampled_from(["\U0001f600", "\U0001f600\U0001f600", "é"])
+plain_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False)
+    | json_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["a", "b", "c", "constructor"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # `node` is a constant
+@given(st.lists(st.tuples(schemas(), plain_json), min_size=50, max_size=50))
+def test_the_node_workers_check_gives_the_python_checks_answers(node: str, cases: list[Any]) -> None:
+    # Given schemas and JSON values, as a worker receives them (through JSON)
+    cases = json.loads(json.dumps(cases))
+    # When node_worker.js's port of the check judges them
+    out = subprocess.run([node, "-e", NODE_CHECK, str(NODE_WORKER)], input=json.dumps(cases),
+                         capture_output=True, text=True, check=True, timeout=30)
+    verdicts = json.loads(out.stdout)
+    # Then it compiles exactly the schemas Python compiles and gives the same answers, so it
+    # never calls valid what jsonschema rejects
+    for (schema, value), verdict in zip(cases, verdicts, strict=True):
+        check = compile_check(schema)
+        assert verdict == (None if check is None else check(value)), (schema, value)
+        if verdict:
+            assert Draft202012Validator(schema).is_valid(value), (schema, value)
