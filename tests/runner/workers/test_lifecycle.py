@@ -179,3 +179,20 @@ async def test_a_cancelled_caller_cancels_the_invocation_in_the_worker(
     # Then the handler was cancelled in its worker, which keeps serving with its slot back
     assert (await pool.invoke("py", 0, ctx())).value["pid"] == pid
     assert pool.stats()["py"]["in_flight"] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling classes")
+async def test_workers_do_not_preempt_the_host_when_woken(
+    tmp_path: Path, make_pool: MakePool, node: str
+) -> None:
+    # Given a Python and a Node.js worker, started
+    write(tmp_path, HANDLERS)
+    pool = make_pool(app(tmp_path, step("py", "steps/py.py"), step("js", "steps/js.js")),
+                     node=node, eager=True)
+    await pool.start()
+    pids = [(await pool.invoke(name, 0, ctx())).value["pid"] for name in ("py", "js")]
+    # Then both run in SCHED_BATCH (no wakeup preemption) at the host's nice level, while
+    # the host stays an ordinary process
+    assert [os.sched_getscheduler(pid) for pid in pids] == [os.SCHED_BATCH] * 2
+    assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in pids] == [os.nice(0)] * 2
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
