@@ -4,11 +4,14 @@
 
 `POST /orders` (API step) emits `order.placed`; `charge` consumes it and emits
 `order.charged`; `ship` consumes that. The load generator (bench/_load.py, its own
-process) first runs closed-loop to find the maximum rate, then open-loop at half that
-rate. Reported, one line per figure: events/s (event-step invocations per second: two
-per request) and end-to-end latency p50/p99, from the request being sent to `ship`
-finishing (send times from the load generator, finish times from a runtime hook; both
-wall clock on this machine). Target: >= 5,000 events/s, p99 < 20 ms at half that rate.
+process) first runs closed-loop to find the maximum rate, then open-loop at 2,500
+events/s (half the 5,000 target), then open-loop at half the maximum it found. Reported,
+one line per figure: events/s (event-step invocations per second: two per request) and
+end-to-end latency p50/p99, from the request being sent to `ship` finishing (send times
+from the load generator, finish times from a runtime hook; both wall clock on this
+machine). Target: >= 5,000 events/s, and p99 < 20 ms at half that rate (2,500 events/s).
+The last line, at half of whatever maximum this machine reached, is for information: on
+a fast machine it is a heavier load than the target's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from motia.compiler.ir import App, Handler, Step, Topic  # noqa: E402
 from motia.runner.app import Runtime  # noqa: E402
 from motia.runner.config import RunConfig  # noqa: E402
 from motia.runner.hooks import Hooks  # noqa: E402
+
+TARGET = 5000  # events/s
 
 HANDLERS = {
     "orders.py": ('async def handler(req, ctx):\n'
@@ -100,7 +105,7 @@ async def measure(runtime: Runtime, finished: Finished, args: argparse.Namespace
 
 
 def line(name: str, m: dict[str, Any]) -> str:
-    return (f"events {name:<18} {m['events_per_s']:>8,.0f} events/s  "
+    return (f"events {name:<17} {m['events_per_s']:>8,.0f} events/s  "
             f"({m['requests_per_s']:,.0f} req/s)  e2e p50 {m['p50_ms']:6.2f} ms  "
             f"p99 {m['p99_ms']:6.2f} ms  server CPU {m['cpu_us']:4.0f} us/event  "
             f"unfinished {m['lost']}")
@@ -114,24 +119,30 @@ async def main(args: argparse.Namespace) -> None:
         async with Runtime(chain_app(root), config, hooks=(finished,)) as runtime:
             peak = await measure(runtime, finished, args)
             print(line("max rate", peak), flush=True)
-            # half the rate the event steps sustained (two events per request)
+            # two events per request
+            target = await measure(runtime, finished, args, rate=f"{TARGET / 2 / 2:.1f}",
+                                   concurrency=max(args.concurrency, 256))
+            print(line("at 2,500 events/s", target), flush=True)
             half_rate = peak["events_per_s"] / 2 / 2
             half = await measure(runtime, finished, args, rate=f"{half_rate:.1f}",
                                  concurrency=max(args.concurrency, 256))
-            print(line("half rate", half), flush=True)
+            print(line("at half of max", half), flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if args.readme:
         update_rows("events", [
             row("events", "memory bus, API + 2 hops, max rate", peak["events_per_s"],
                 peak["p50_ms"], peak["p99_ms"], f"{args.concurrency} conns", "-"),
-            row("events", "memory bus, API + 2 hops, half rate", half["events_per_s"],
+            row("events", "memory bus, API + 2 hops, at 2,500 events/s", target["events_per_s"],
+                target["p50_ms"], target["p99_ms"], "2,500 events/s", "-"),
+            row("events", "memory bus, API + 2 hops, at half of max", half["events_per_s"],
                 half["p50_ms"], half["p99_ms"], f"{half_rate * 2:,.0f} events/s", "-"),
         ])
-    ok = peak["events_per_s"] >= 5000 and half["p99_ms"] < 20
-    print(f"events target >= 5,000 events/s and p99 < 20 ms at half rate: "
+    ok = peak["events_per_s"] >= TARGET and target["p99_ms"] < 20
+    print(f"events target >= 5,000 events/s and p99 < 20 ms at 2,500 events/s: "
           f"{'met' if ok else 'NOT met'} ({peak['events_per_s']:,.0f} events/s, "
-          f"p99 {half['p99_ms']:.1f} ms)", flush=True)
+          f"p99 {target['p99_ms']:.1f} ms; at half of max p99 {half['p99_ms']:.1f} ms)",
+          flush=True)
 
 
 if __name__ == "__main__":

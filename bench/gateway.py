@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/gateway.py [--duration 5] [--concurrency 32]
 
-In one run, under the same load generator (bench/_load.py, an aiohttp client loop in a
-separate process so it does not share the server's event loop): a bare aiohttp handler
+In one run, under the same load generator (bench/_load.py, plain HTTP/1.1 keep-alive
+connections in a separate process, so it neither shares the server's event loop nor
+takes much of its CPU): a bare aiohttp handler
 returning JSON, then `GET /hello` as a Motia API step whose handler runs in a Python
 worker, then in a Node.js worker. Prints requests/s, p50/p99 and the ratio to bare
 aiohttp, one line per figure. Target: Motia Python >= 50% of bare aiohttp.
