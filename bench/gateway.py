@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/gateway.py [--duration 5] [--concurrency 32]
 
-In one run, under the same load generator (bench/_load.py, plain HTTP/1.1 keep-alive
-connections in a separate process, so it neither shares the server's event loop nor
-takes much of its CPU): a bare aiohttp handler
-returning JSON, then `GET /hello` as a Motia API step whose handler runs in a Python
-worker, then in a Node.js worker. Prints requests/s, p50/p99 and the ratio to bare
-aiohttp, one line per figure. Target: Motia Python >= 50% of bare aiohttp.
+In one run, under the same load generator (bench/_load.py, in a separate process so it
+does not share the server's event loop): a bare aiohttp handler returning JSON, then
+`GET /hello` as a Motia API step whose handler runs in a Python worker, then in a Node.js
+worker. Prints requests/s, p50/p99 and the ratio to bare aiohttp, one line per figure.
+Target: Motia Python >= 50% of bare aiohttp.
+
+Everything runs twice, once per client of the load generator: aiohttp's ClientSession
+(the "aiohttp client load loop" the issue names) and `raw`, plain HTTP/1.1 at a tenth of
+its CPU per request. Both share the 2 cores with the server; the aiohttp client caps
+bare aiohttp at its own speed, which flatters the ratio, so the raw line is the stricter
+one and both are printed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from motia.runner.app import Runtime
 from motia.runner.config import RunConfig
 
 HERE = Path(__file__).resolve().parent
+CLIENTS = ("aiohttp", "raw")  # load generator clients, see bench/_load.py
 PY_HANDLER = 'async def handler(req, ctx):\n    return {"status": 200, "body": {"hello": "world"}}\n'
 JS_HANDLER = "exports.handler = async (req, ctx) => ({ status: 200, body: { hello: 'world' } });\n"
 
@@ -66,11 +72,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-async def measured(url: str, args: argparse.Namespace, pids: list[int]) -> dict[str, Any]:
+async def measured(
+    url: str, args: argparse.Namespace, pids: list[int], client: str = "raw"
+) -> dict[str, Any]:
     """run_load plus the server side's CPU per request (this process and `pids`): a figure
     that, unlike requests/s, hardly moves when other work shares the machine."""
     before = time.process_time() + cpu_seconds(pids)
-    result = await run_load(url, args)
+    result = await run_load(url, args, client=client)
     used = time.process_time() + cpu_seconds(pids) - before
     result["cpu_us"] = used / max(result["requests"], 1) * 1e6  # warm-up included: upper bound
     return result
@@ -117,7 +125,7 @@ async def motia(language: str) -> AsyncIterator[tuple[str, Runtime]]:
 
 
 def line(name: str, result: dict[str, Any], bare: dict[str, Any] | None) -> str:
-    text = (f"gateway {name:<14} {result['rps']:>8,.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+    text = (f"gateway {name:<22} {result['rps']:>8,.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
             f"p99 {result['p99_ms']:6.2f} ms  server CPU {result['cpu_us']:5.0f} us/req  "
             f"errors {result['errors']}")
     if bare is not None:
@@ -125,37 +133,42 @@ def line(name: str, result: dict[str, Any], bare: dict[str, Any] | None) -> str:
     return text
 
 
-async def one_round(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+async def one_round(args: argparse.Namespace, client: str) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     async with bare_aiohttp() as url:
-        results["bare aiohttp"] = await measured(url, args, [])
+        results["bare aiohttp"] = await measured(url, args, [], client)
     for language in ["python"] + (["node"] if shutil.which("node") else []):
         async with motia(language) as (url, runtime):
             pids = [w.pid for w in runtime.pool.workers if w.pid]
-            results[f"motia {language}"] = await measured(url, args, pids)
+            results[f"motia {language}"] = await measured(url, args, pids, client)
     return results
 
 
 async def main(args: argparse.Namespace) -> None:
     # Shared machines are noisy: run every variant in each round, keep each one's best.
-    best: dict[str, dict[str, Any]] = {}
+    best: dict[str, dict[str, dict[str, Any]]] = {client: {} for client in CLIENTS}
     for _ in range(args.rounds):
-        for name, result in (await one_round(args)).items():
-            if name not in best or result["rps"] > best[name]["rps"]:
-                best[name] = result
-    bare = best["bare aiohttp"]
-    for name, result in best.items():
-        print(line(name, result, None if result is bare else bare), flush=True)
-    python = best["motia python"]
-    verdict = "met" if python["rps"] >= 0.5 * bare["rps"] else "NOT met"
-    print(f"gateway target motia python >= 50% of bare aiohttp: {verdict} "
-          f"({python['rps'] / bare['rps']:.0%}; server CPU per request "
-          f"{bare['cpu_us'] / python['cpu_us']:.0%} of bare's efficiency)", flush=True)
+        for client in CLIENTS:
+            for name, result in (await one_round(args, client)).items():
+                if name not in best[client] or result["rps"] > best[client][name]["rps"]:
+                    best[client][name] = result
+    rows = []
+    for client, results in best.items():
+        bare = results["bare aiohttp"]
+        for name, result in results.items():
+            print(line(f"{name} ({client})", result, None if result is bare else bare),
+                  flush=True)
+            rows.append(row("gateway", f"{name} GET /hello, {client} client", result["rps"],
+                            result["p50_ms"], result["p99_ms"], f"{args.concurrency} conns",
+                            f"{result['rps'] / bare['rps']:.2f}x bare"))
+    for client, results in best.items():
+        bare, python = results["bare aiohttp"], results["motia python"]
+        verdict = "met" if python["rps"] >= 0.5 * bare["rps"] else "NOT met"
+        print(f"gateway target motia python >= 50% of bare aiohttp ({client} client): "
+              f"{verdict} ({python['rps'] / bare['rps']:.0%}; server CPU per request "
+              f"{bare['cpu_us'] / python['cpu_us']:.0%} of bare's efficiency)", flush=True)
     if args.readme:
-        at = f"{args.concurrency} conns"
-        update_rows("gateway", [
-            row("gateway", f"{name} GET /hello", r["rps"], r["p50_ms"], r["p99_ms"], at,
-                f"{r['rps'] / bare['rps']:.2f}x bare") for name, r in best.items()])
+        update_rows("gateway", rows)
 
 
 if __name__ == "__main__":
