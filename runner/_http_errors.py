@@ -7,6 +7,7 @@ a user reporting "error 3f2a..." can be matched to the server side.
 
 from __future__ import annotations
 
+import functools
 import json
 import traceback
 import uuid
@@ -62,7 +63,7 @@ def error_response(
     )
 
 
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+Middleware = Callable[..., Awaitable[web.StreamResponse]]  # (request, *, handler)
 
 
 def error_middleware(logger: Logger, max_body: int) -> Middleware:
@@ -72,21 +73,38 @@ def error_middleware(logger: Logger, max_body: int) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _from_http_exception(request, exc, logger, max_body)
         except Exception as exc:  # the last line of defence: log it, answer JSON
-            eid = error_id()
-            logger.error(
-                f"{request.method} {request.path}: unexpected {type(exc).__name__}: {exc}",
-                {"error_id": eid, "traceback": traceback.format_exc()},
-                trace_id=request.get(TRACE_ID_KEY),
-            )
-            return error_response(500, "InternalError", "internal error; see the server log",
-                                  id=eid)
+            return failure_response(request, exc, logger, max_body)
 
     return middleware
+
+
+def failure_response(
+    request: web.Request, exc: Exception, logger: Logger, max_body: int
+) -> web.StreamResponse:
+    """The JSON answer for an exception a handler let through: aiohttp's HTTP errors keep
+    their status, anything else is a logged 500. Call it from an `except` block (it logs
+    the traceback being handled); a redirect or other non-error HTTPException is re-raised."""
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        return _from_http_exception(request, exc, logger, max_body)
+    eid = error_id()
+    logger.error(
+        f"{request.method} {request.path}: unexpected {type(exc).__name__}: {exc}",
+        {"error_id": eid, "traceback": traceback.format_exc()},
+        trace_id=request.get(TRACE_ID_KEY),
+    )
+    return error_response(500, "InternalError", "internal error; see the server log", id=eid)
+
+
+def with_middlewares(handler: Handler, middlewares: list[Middleware]) -> Handler:
+    """`handler` wrapped by `middlewares` (the first outermost), as aiohttp would, for
+    routes that need them on an app that has none: app-wide middlewares cost every
+    request, the API steps' included, two extra coroutine layers (~8 us of ~88)."""
+    for middleware in reversed(middlewares):
+        handler = functools.partial(middleware, handler=handler)
+    return handler
 
 
 def _from_http_exception(

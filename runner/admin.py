@@ -83,16 +83,19 @@ def auth_middleware(config: RunConfig) -> Any:
     return workbench_auth_middleware(config.token)
 
 
-def add_admin_routes(app: web.Application, runtime: Runtime) -> None:
-    """Register the admin API (and the Workbench page when it is installed) on `app`."""
+def add_admin_routes(
+    app: web.Application, runtime: Runtime, wrap: Callable[[Handler], Handler] | None = None
+) -> None:
+    """Register the admin API (and the Workbench page when it is installed) on `app`, each
+    handler passed through `wrap` (the gateway's error and token middlewares)."""
     api = _AdminApi(runtime)
     for method, path, handler in api.routes():
-        app.router.add_route(method, API + path, handler)
+        app.router.add_route(method, API + path, wrap(handler) if wrap else handler)
     try:
         from motia.runner.workbench.routes import add_workbench_routes
     except ImportError:
         return
-    add_workbench_routes(app)
+    add_workbench_routes(app, wrap)
 
 
 def _json(value: Any, status: int = 200) -> web.Response:

@@ -53,11 +53,14 @@ _SECURITY_HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_workbench_routes(app: web.Application) -> None:
-    """Serve the page at GET /__motia/ and its assets at GET /__motia/static/{name}."""
-    app.router.add_get(PREFIX, _redirect_to_page)
-    app.router.add_get(f"{PREFIX}/", _page)
-    app.router.add_get(PREFIX + "/static/{name:.*}", _asset)
+def add_workbench_routes(
+    app: web.Application, wrap: Callable[[Handler], Handler] | None = None
+) -> None:
+    """Serve the page at GET /__motia/ and its assets at GET /__motia/static/{name}, each
+    handler passed through `wrap` when given (the gateway's error and token middlewares)."""
+    for path, handler in ((PREFIX, _redirect_to_page), (f"{PREFIX}/", _page),
+                          (PREFIX + "/static/{name:.*}", _asset)):
+        app.router.add_get(path, wrap(handler) if wrap else handler)
 
 
 async def _redirect_to_page(request: web.Request) -> web.StreamResponse:

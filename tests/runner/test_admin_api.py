@@ -118,6 +118,12 @@ async def test_off_loopback_the_admin_api_needs_the_workbench_token(project: Pat
             headers = {"Authorization": "Bearer s3cret"}
             async with session.get(f"{base}/__motia/api/health", headers=headers) as res:
                 assert res.status == 200
+            # every admin and Workbench route is guarded, and its errors stay JSON
+            async with session.get(f"{base}/__motia/", allow_redirects=False) as res:
+                assert res.status == 401
+            async with session.get(f"{base}/__motia/api/traces/nope", headers=headers) as res:
+                assert res.status == 404
+                assert (await res.json())["error"]["type"] == "NotFound"
             async with session.post(f"{base}/jobs", json={"id": "open"}) as res:
                 assert res.status == 202  # the app's own API is not behind the token
 

@@ -339,3 +339,21 @@ async def test_aiohttp_errors_are_json_too(app: TestApp) -> None:
     assert_error(res, 404, "NotFound", r"no trace 'nope'.*")
     res = await app.request("PUT", "/__motia/api/state/g/k", data=b"{nope")
     assert_error(res, 400, "InvalidJSON", r"request body is not valid JSON: .*")
+
+
+async def test_a_bug_in_the_gateway_itself_is_a_json_500_with_its_id_in_the_log(
+    app: TestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a gateway that fails after the handler ran (no app-wide middleware catches it)
+    from motia.runner.gateway import Gateway
+
+    async def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("respond broke")
+
+    monkeypatch.setattr(Gateway, "_respond", broken)
+    # When a request comes, Then the client still gets the JSON error shape, no traceback
+    res = await app.request("GET", "/text")
+    body = assert_error(res, 500, "InternalError", r"internal error; see the server log")
+    assert "Traceback" not in res.text
+    assert logged_with(app, body["error"]["id"]) == [
+        "GET /text: unexpected RuntimeError: respond broke"]
