@@ -18,7 +18,7 @@ import hashlib
 import inspect
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -225,12 +225,15 @@ class Runtime:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port if self.port is not None else self.config.port}"
 
-    async def invoke(
+    def invoke(
         self, step: Step, payload: Any, ctx: InvocationContext
-    ) -> InvocationResult:
-        """Run `step`'s handler in its worker (hooks are called by the pool)."""
-        result: InvocationResult = await self.pool.invoke(step.name, payload, ctx)
-        return result
+    ) -> Coroutine[Any, Any, InvocationResult]:
+        """Run `step`'s handler in its worker (hooks are called by the pool); await it.
+        The pool's coroutine itself, not one more around it: this is on every request's
+        and every event's path."""
+        invocation: Coroutine[Any, Any, InvocationResult] = self.pool.invoke(
+            step.name, payload, ctx)
+        return invocation
 
     async def publish_emits(
         self, step: Step, ctx: InvocationContext, emits: Sequence[Emit]

@@ -33,6 +33,7 @@ from motia.runner._http_errors import (
 from motia.runner._routes import Match, NoRoute, Route, RouteTable, WrongMethod
 from motia.runner._validation import coerce_query, violations
 from motia.runner.bus.base import new_id
+from motia.runner.logs import LogRecord
 from motia.runner.workers.api import InvocationContext, InvocationResult
 
 if TYPE_CHECKING:
@@ -151,7 +152,8 @@ class Gateway:
             return self._fail(request, 500, "InvalidResponse", f"step {step!r}: {exc}",
                               ctx.trace_id, step=step, event_id=ctx.event_id)
         try:
-            await self.runtime.publish_emits(route.step, ctx, result.emits)
+            if result.emits:
+                await self.runtime.publish_emits(route.step, ctx, result.emits)
         except MotiaError as exc:
             return self._fail(request, 503, "EventsUnavailable",
                               f"step {step!r} succeeded but its events could not be "
@@ -218,9 +220,9 @@ class Gateway:
         if status >= 400:
             return  # failures were logged, with their error id, where they happened
         ms = (time.perf_counter() - started) * 1000
-        self.runtime.logger.info(f"{request.method} {request.path} -> {status} ({ms:.1f} ms)",
-                                 step=match.route.step.name, trace_id=ctx.trace_id,
-                                 event_id=ctx.event_id)
+        self.runtime.logger.emit(LogRecord(
+            "info", f"{request.method} {request.path} -> {status} ({ms:.1f} ms)",
+            step=match.route.step.name, trace_id=ctx.trace_id, event_id=ctx.event_id))
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ MAX_SPANS = 200  # per trace: a runaway fan-out must not eat the memory either
 MAX_STATE_OPS = 100  # per span
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """One invocation of one step (one attempt)."""
 
@@ -53,7 +53,7 @@ class Span:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Trace:
     trace_id: str
     started: float
