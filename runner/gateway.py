@@ -89,25 +89,20 @@ class Gateway:
                 return self._fail(request, 405, "MethodNotAllowed", message, trace_id,
                                   headers={"Allow": allow})
             ctx = InvocationContext(trace_id=trace_id, event_id=new_id())
-            response = await self._serve(request, match, ctx)
+            route = match.route
+            payload = await self._payload(request, match, trace_id)
+            if isinstance(payload, web.Response):
+                return payload  # a 400 or 413, logged where it was decided
+            try:
+                result = await self.runtime.invoke(route.step, payload, ctx)
+            except InvocationError as exc:
+                return self._invocation_failed(request, route, exc, ctx)
+            response = await self._respond(request, route, result, ctx)
             self._access_log(request, match, response.status, started, ctx)
             return response
         except Exception as exc:  # a bug of ours: still a JSON 500, its id in the log
             return failure_response(request, exc, self.runtime.logger,
                                     self.runtime.config.max_body)
-
-    async def _serve(
-        self, request: web.Request, match: Match, ctx: InvocationContext
-    ) -> web.Response:
-        route = match.route
-        payload = await self._payload(request, match, ctx.trace_id)
-        if isinstance(payload, web.Response):
-            return payload
-        try:
-            result = await self.runtime.invoke(route.step, payload, ctx)
-        except InvocationError as exc:
-            return self._invocation_failed(request, route, exc, ctx)
-        return await self._respond(request, route, result, ctx)
 
     async def _payload(
         self, request: web.Request, match: Match, trace_id: str
