@@ -137,6 +137,11 @@ class Load:
             ok = status < 400
         except (ConnectionError, BadResponse, OSError):
             ok = False
+        self.record(ok, trace, started, wall)
+        return not conn.lost
+
+    def record(self, ok: bool, trace: str, started: float, wall: float) -> None:
+        """Count one answered request (the warm-up is not counted)."""
         if self.measuring:
             if ok:
                 self.latencies.append(time.perf_counter() - started)
@@ -144,7 +149,6 @@ class Load:
                     self.sent[trace] = wall
             else:
                 self.errors += 1
-        return not conn.lost
 
     async def closed_loop(self, until: float) -> None:
         conn = await self.connect()
@@ -231,13 +235,7 @@ class AiohttpLoad(Load):
                 ok = res.status < 400
         except aiohttp.ClientError:
             ok = False
-        if self.measuring:
-            if ok:
-                self.latencies.append(time.perf_counter() - started)
-                if self.args.record:
-                    self.sent[trace] = wall
-            else:
-                self.errors += 1
+        self.record(ok, trace, started, wall)
         return True
 
     async def closed_loop(self, until: float) -> None:
