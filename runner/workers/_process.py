@@ -124,7 +124,7 @@ class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
 
     def send_topics(self) -> None:
         """Tell the worker the schemas of the topics its step emits (again after a reload
-        that changed them), so it can accept valid emits without asking."""
+        that keeps it), so it can accept valid emits without asking."""
         self._send(p.frame({"type": p.TOPICS, "schemas": self.owner.validator.schemas_for(
             self.step)}))
 
