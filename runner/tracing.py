@@ -114,9 +114,14 @@ class TraceStore(Hooks):
     # --- hooks --------------------------------------------------------------------------
 
     def before_invoke(self, step: str, ctx: InvocationContext, payload: Any) -> None:
-        trace = self._trace(ctx.trace_id)
-        span = Span(step=step, event_id=ctx.event_id, topic=ctx.topic, attempt=ctx.attempt,
-                    start=time.time())
+        # on every request's and every event's path: one clock read, no helper calls
+        now = time.time()
+        trace = self._traces.get(ctx.trace_id)
+        if trace is None:
+            trace = self._traces[ctx.trace_id] = Trace(ctx.trace_id, now)
+            if len(self._traces) > self.limit:
+                self._evict()
+        span = Span(step, ctx.event_id, ctx.topic, ctx.attempt, now)
         if len(trace.spans) < MAX_SPANS:
             trace.spans.append(span)
         self._open[(step, ctx.event_id, ctx.attempt)] = span
@@ -158,17 +163,11 @@ class TraceStore(Hooks):
 
     # --- internals ------------------------------------------------------------------------
 
-    def _trace(self, trace_id: str) -> Trace:
-        trace = self._traces.get(trace_id)
-        if trace is None:
-            trace = self._traces[trace_id] = Trace(trace_id=trace_id, started=time.time())
-            while len(self._traces) > self.limit:
-                self._forget(self._traces.popitem(last=False)[1])
-        return trace
-
-    def _forget(self, trace: Trace) -> None:
-        for span in trace.spans:
-            self._open.pop((span.step, span.event_id, span.attempt), None)
+    def _evict(self) -> None:
+        """Forget the oldest traces beyond the limit, and their spans still open."""
+        while len(self._traces) > self.limit:
+            for span in self._traces.popitem(last=False)[1].spans:
+                self._open.pop((span.step, span.event_id, span.attempt), None)
 
 
 def _latest(trace: Trace, step: str) -> Span | None:
