@@ -112,7 +112,10 @@ class Runtime:
         if self.stopping:
             return
         self.stopping = True
-        await self._unwind(self.config.grace if grace is None else grace, raise_errors=True)
+        try:
+            await self._unwind(self.config.grace if grace is None else grace, raise_errors=True)
+        finally:
+            self.logger.flush()  # the last lines must not wait for a loop iteration that never comes
 
     async def _start_parts(self) -> None:
         from motia.runner._stdlog import bridge_stdlib_logging

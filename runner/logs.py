@@ -8,10 +8,11 @@ live logs, traces, the test harness).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from motia.runner.hooks import Hooks
@@ -34,7 +35,8 @@ class LogRecord:
     time: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"level": self.level, "msg": self.msg, "data": self.data, "step": self.step,
+                "trace_id": self.trace_id, "event_id": self.event_id, "time": self.time}
 
 
 class Logger:
@@ -49,14 +51,46 @@ class Logger:
         self.stream = stream or sys.stderr
         self.min_level = LEVELS.index(level)
         self._colour = fmt == "pretty" and getattr(self.stream, "isatty", lambda: False)()
+        self._stamp: tuple[int, str] = (-1, "")
+        self._pending: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # whose iterations batch lines
 
     def emit(self, record: LogRecord) -> None:
         self.hooks.on_log(record)
         if self.fmt == "none" or LEVELS.index(_level(record.level)) < self.min_level:
             return
         line = self._json(record) if self.fmt == "json" else self._pretty(record)
+        self._write(line + "\n", urgent=record.level == "error")
+
+    def _write(self, text: str, urgent: bool) -> None:
+        """On the event loop, lines are joined into one write at the end of the loop
+        iteration (an access line per request was a write and a flush, a syscall, per
+        request); errors, and lines from other threads or outside a loop, go at once."""
         try:
-            self.stream.write(line + "\n")
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or urgent or (self._loop is not None and loop is not self._loop):
+            self.flush()
+            self._put(text)
+            return
+        self._loop = loop
+        self._pending.append(text)
+        if len(self._pending) == 1:
+            loop.call_soon(self.flush)
+        elif len(self._pending) >= _BATCH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the lines still waiting for the end of the loop iteration."""
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self._put(text)
+
+    def _put(self, text: str) -> None:
+        try:
+            self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):  # closed stream during shutdown: the hooks still saw it
             pass
@@ -80,18 +114,28 @@ class Logger:
 
     @staticmethod
     def _json(record: LogRecord) -> str:
-        return json.dumps(record.to_dict(), default=str, separators=(",", ":"))
+        return _dumps_compact(record.to_dict())
 
     def _pretty(self, record: LogRecord) -> str:
-        stamp = time.strftime("%H:%M:%S", time.localtime(record.time))
+        second = int(record.time)
+        if second != self._stamp[0]:  # one strftime per second, not per line
+            self._stamp = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+        stamp = self._stamp[1]
         level = record.level.upper().ljust(5)
         if self._colour:
             level = f"{_COLOURS.get(record.level, '')}{level}\x1b[0m"
         where = f"[{record.step}]" if record.step else "[motia]"
         ids = f" trace={record.trace_id[:8]}" if record.trace_id else ""
         ids += f" event={record.event_id[:8]}" if record.event_id else ""
-        data = f" {json.dumps(record.data, default=str)}" if record.data not in (None, {}) else ""
+        data = f" {_dumps(record.data)}" if record.data not in (None, {}) else ""
         return f"{stamp} {level} {where} {record.msg}{data}{ids}"
+
+
+#: lines joined into one write at most (a burst still reaches the terminal in pieces)
+_BATCH_LINES = 256
+# encoders built once: json.dumps builds one per call when given options
+_dumps = json.JSONEncoder(default=str).encode
+_dumps_compact = json.JSONEncoder(default=str, separators=(",", ":")).encode
 
 
 def _level(level: str) -> str:
