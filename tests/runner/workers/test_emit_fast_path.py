@@ -181,3 +181,23 @@ async def test_an_emit_that_is_not_json_raises_at_once(
     assert js.value.startswith("EmitError: ctx.emit('anything'): the data is not JSON: Do not know "
                                "how to serialize a BigInt")
     assert py.emits == js.emits == []
+
+
+def test_emits_that_are_not_a_list_fail_the_invocation_instead_of_hanging_it() -> None:
+    # Given a result whose `emits` field is not a list (a broken or foreign worker)
+    from types import SimpleNamespace
+
+    from motia.runner.workers._calls import HandlerCalls
+    from motia.runner.workers._emits import EmitValidator
+
+    the_step = step("s", "steps/a.py", emits=EMITS)
+    host = SimpleNamespace(step=the_step, owner=SimpleNamespace(
+        validator=EmitValidator(app(Path("."), the_step, topics=TOPICS)), hooks=Recorder()))
+    inv = SimpleNamespace(ctx=ctx(), emits=[])
+
+    # When the host takes the result, Then the invocation gets an error naming the fault
+    error = HandlerCalls._accept_emits(host, inv, {"topic": "order.placed"})  # type: ignore[arg-type]
+    assert error is not None and error.type == "ProtocolError"
+    assert error.message == ("the worker sent emits that are not a list: "
+                             "{'topic': 'order.placed'}")
+    assert inv.emits == [] and host.owner.hooks.calls == []
