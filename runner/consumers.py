@@ -20,7 +20,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from motia.compiler.ir import Step
-from motia.runner.bus.base import Consumer, Event
+from motia.runner.bus.base import Consumer, Event, new_id
 from motia.runner.workers.api import InvocationContext
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ def make_consumer(runtime: Runtime, name: str) -> Consumer:
             await runtime.publish_emits(step, ctx, result.emits)
             return
         key = done_key(name, event.event_id)
-        if not await _claim(store, step, key):
+        owner = new_id()
+        if not await _claim(store, step, key, owner):
             runtime.logger.info(f"event {event.event_id} already handled; skipped (idempotent)",
                                 step=name, trace_id=event.trace_id, event_id=event.event_id)
             runtime.hooks.after_skip(name, ctx, "duplicate")
@@ -82,9 +83,9 @@ def make_consumer(runtime: Runtime, name: str) -> Consumer:
         except asyncio.CancelledError:
             raise  # its handler may still be running in the worker: the claim expires alone
         except Exception:
-            await store.release_lease(claim_key(key))  # failed: the retry may run it
+            await store.release_lease(claim_key(key), owner)  # failed: the retry may run it
             raise
-        await store.release_lease(claim_key(key))
+        await store.release_lease(claim_key(key), owner)
 
     consume.__qualname__ = f"consume[{name}]"
     return consume
@@ -94,13 +95,13 @@ def claim_key(key: str) -> str:
     return f"run:{key}"
 
 
-async def _claim(store: StateStore, step: Step, key: str) -> bool:
+async def _claim(store: StateStore, step: Step, key: str, owner: str) -> bool:
     """Claim the run of `key`; False when it is done (now, or by the copy we waited for)."""
     while not await store.is_done(key):
-        if await store.acquire_lease(claim_key(key), step.timeout + CLAIM_MARGIN):
+        if await store.acquire_lease(claim_key(key), step.timeout + CLAIM_MARGIN, owner):
             if not await store.is_done(key):  # done between our check and our claim?
                 return True
-            await store.release_lease(claim_key(key))
+            await store.release_lease(claim_key(key), owner)
             return False
         await asyncio.sleep(CLAIM_POLL)  # another delivery of this event is running it
     return False
