@@ -151,6 +151,11 @@ class Flow:
     description: str = ""
 
 
+#: the event buses and state stores there are (the one list: flags, config, motia.yaml)
+EVENT_ADAPTERS = ("memory", "rabbitmq")
+STATE_ADAPTERS = ("memory", "sqlite", "redis", "postgres")
+
+
 @dataclass(frozen=True)
 class Adapters:
     events: str = "memory"

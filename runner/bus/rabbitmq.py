@@ -39,6 +39,7 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, PublishErro
 
 from motia.compiler.ir import App, Step
 from motia.errors import AdapterUnavailable
+from motia.runner._redact import redact
 from motia.runner.bus import _amqp
 from motia.runner.bus.base import BusClosed, Event, EventBus
 from motia.runner.hooks import Hooks
@@ -107,7 +108,7 @@ class RabbitMQBus(EventBus):
             )
         except (OSError, AMQPError, TimeoutError) as exc:
             raise AdapterUnavailable(
-                f"RabbitMQ is not reachable at {_amqp.masked(self.url)} ({_reason(exc)}): "
+                f"RabbitMQ is not reachable at {redact(self.url)} ({_reason(exc)}): "
                 "start RabbitMQ (e.g. `rabbitmq-server -detached`) or set MOTIA_AMQP_URL "
                 "to a broker's URL"
             ) from None
@@ -215,12 +216,12 @@ class RabbitMQBus(EventBus):
     def _lost(self, _: object, exc: BaseException | None = None) -> None:
         if not (self._closing or self._closed):
             _log.warning("RabbitMQ connection to %s lost (%s); reconnecting (events being "
-                         "handled are redelivered by the broker)", _amqp.masked(self.url),
+                         "handled are redelivered by the broker)", redact(self.url),
                          _reason(exc) if exc is not None else "closed")
 
     def _restored(self, _: object) -> None:
         _log.warning("RabbitMQ connection to %s restored; consuming again",
-                     _amqp.masked(self.url))
+                     redact(self.url))
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -253,13 +254,13 @@ class RabbitMQBus(EventBus):
                 return
             except PublishError as exc:  # unroutable: a step queue was deleted under us
                 raise AdapterUnavailable(
-                    f"RabbitMQ at {_amqp.masked(self.url)} could not route an event "
+                    f"RabbitMQ at {redact(self.url)} could not route an event "
                     f"({_reason(exc)}): restart the runner to declare its queues again"
                 ) from None
             except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
                 if loop.time() >= deadline:
                     raise AdapterUnavailable(
-                        f"RabbitMQ at {_amqp.masked(self.url)} did not take an event within "
+                        f"RabbitMQ at {redact(self.url)} did not take an event within "
                         f"{self.publish_wait:g} s ({_reason(exc)}): check the broker is up"
                     ) from None
                 await asyncio.sleep(0.1)
