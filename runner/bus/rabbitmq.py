@@ -1,11 +1,19 @@
 """The RabbitMQ event bus: what `motia run --events rabbitmq` deploys, shared by replicas.
 
-Topology (declared idempotently at open, re-declared by aio-pika after a reconnect):
+Topology (declared idempotently at open, and again after every reconnect, channel
+recovery, or a publish the broker returned):
 
 - a durable topic exchange `motia.<app>`; a publish routes by topic name;
 - a durable queue `motia.<app>.<step>` per event step, bound to each topic it subscribes;
-- retry queues `motia.<app>.<step>.retry.<ms>`, one per distinct backoff delay, whose
-  message TTL is the delay and whose dead-letter route is the step queue.
+- retry queues `motia.<app>.<step>.retry.<ms>`, one per distinct delay (backoff, or a
+  deferral), whose message TTL is the delay and whose dead-letter route is the step queue.
+
+A deleted queue loses nothing published after it: every publish to a topic some step
+subscribes to is `mandatory`, so a message no queue takes comes back (a failed publish:
+the topology is declared again and the message re-sent, within `publish_wait`, or the
+publish raises); each consuming channel holds its queue's bindings, so the consumer
+RabbitMQ cancels when its queue goes is restored with queue *and* bindings. (The
+messages a deleted queue held are gone with it: that is the broker's, not ours to keep.)
 
 Delivery: persistent messages, publisher confirms (a publish returns once the broker has
 it), one channel per consuming step with prefetch = workers x concurrency, and a manual
@@ -17,6 +25,10 @@ Outages: the connection is robust (reconnects, restores topology and consumers b
 itself); a publish during an outage waits up to `publish_wait` seconds for the broker,
 then raises AdapterUnavailable, so an event is never dropped silently. Unacked messages
 of a lost connection are redelivered by the broker (at-least-once: duplicates possible).
+
+A message on a step queue that is not a Motia event (not JSON, no Motia headers, a bad
+`attempt`) becomes a dead letter holding its raw body, headers and the reason, then is
+acked: `motia dlq ls` shows it, and replaying it reads it again.
 """
 
 from __future__ import annotations
@@ -38,12 +50,14 @@ from aio_pika.abc import (
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, PublishError
 
 from motia.compiler.ir import App, Step
-from motia.errors import AdapterUnavailable
+from motia.errors import AdapterUnavailable, ReplayRefused
 from motia.runner._redact import redact
 from motia.runner.bus import _amqp
 from motia.runner.bus.base import BusClosed, Event, EventBus
+from motia.runner.delivery.idempotency import CLAIM_RECHECK, STORE_RECHECK
+from motia.runner.delivery.policy import raw_body, raw_record
 from motia.runner.hooks import Hooks
-from motia.runner.state.base import StateStore
+from motia.runner.state.base import DeadLetter, StateStore
 
 _log = logging.getLogger("motia.bus")
 
@@ -76,7 +90,8 @@ class RabbitMQBus(EventBus):
         self._channel: AbstractChannel | None = None  # publishing, with confirms
         self._exchange: AbstractExchange | None = None
         self._consuming: list[tuple[AbstractChannel, AbstractQueue, str]] = []
-        self._retry_queues: set[str] = set()
+        self._retry_queues: dict[str, dict[str, Any]] = {}  # declared: name -> arguments
+        self._routed = {t.name for t in app.topics if app.subscribers(t.name)}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._closed = False
@@ -87,12 +102,15 @@ class RabbitMQBus(EventBus):
         return [s for s in self.app.steps if s.runs and s.subscribes]
 
     def queue_names(self) -> list[str]:
-        """Every queue this app can declare: step queues and all their retry queues."""
+        """Every queue this app can declare: step queues and all their retry queues (the
+        backoff delays, and the deferrals a claim or a store outage makes)."""
         names = []
         for step in self.event_steps():
             names.append(_amqp.queue_name(self.app.name, step.name))
-            names += [_amqp.retry_queue_name(self.app.name, step.name, d)
-                      for d in _amqp.retry_delays(step)]
+            delays = {*_amqp.retry_delays(step), STORE_RECHECK}
+            if step.idempotent:
+                delays.add(CLAIM_RECHECK)
+            names += [_amqp.retry_queue_name(self.app.name, step.name, d) for d in sorted(delays)]
         return names
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -116,13 +134,10 @@ class RabbitMQBus(EventBus):
         self._connection.reconnect_callbacks.add(self._restored)
         self._channel = await self._connection.channel(publisher_confirms=True,
                                                        on_return_raises=True)
+        self._channel.reopen_callbacks.add(self._reopened)
         self._exchange = await self._channel.declare_exchange(
             _amqp.exchange_name(self.app.name), aio_pika.ExchangeType.TOPIC, durable=True)
-        for step in self.event_steps():
-            queue = await self._channel.declare_queue(
-                _amqp.queue_name(self.app.name, step.name), durable=True)
-            for topic in step.subscribes:
-                await queue.bind(self._exchange, routing_key=topic)
+        await self._declare_topology()
 
     async def _close(self, grace: float) -> None:
         if self._closing or self._closed:
@@ -147,11 +162,14 @@ class RabbitMQBus(EventBus):
 
     async def _publish(self, events: list[Event]) -> None:
         exchange = self._ready_exchange()
+        routed = self._routed
 
         async def one(event: Event) -> None:
             message = _amqp.encode(event)
+            # mandatory where a step subscribes: a message no queue takes comes back
+            mandatory = event.topic in routed
             await self._confirmed(lambda: exchange.publish(
-                message, routing_key=event.topic, mandatory=False))
+                message, routing_key=event.topic, mandatory=mandatory))
 
         if len(events) == 1:  # the common case: no gather, no extra tasks
             await one(events[0])
@@ -165,7 +183,9 @@ class RabbitMQBus(EventBus):
         if delay > 0:
             target = await self._retry_queue(step, delay)
         default = self._channel.default_exchange
-        await self._confirmed(lambda: default.publish(_amqp.encode(event), routing_key=target))
+        message = _amqp.encode(event)
+        await self._confirmed(lambda: default.publish(message, routing_key=target,
+                                                      mandatory=True))
 
     async def _consume(self, step: Step, prefetch: int) -> None:
         assert self._connection is not None
@@ -173,6 +193,13 @@ class RabbitMQBus(EventBus):
         await channel.set_qos(prefetch_count=max(prefetch, 1))
         queue = await channel.declare_queue(
             _amqp.queue_name(self.app.name, step.name), durable=True)
+        # The bindings live on this channel's queue too: when the queue is deleted the
+        # broker cancels this consumer, and aio-pika's consumer recovery declares the
+        # queue again with the bindings it knows (without them it would stay unbound).
+        exchange = await channel.declare_exchange(
+            _amqp.exchange_name(self.app.name), aio_pika.ExchangeType.TOPIC, durable=True)
+        for topic in step.subscribes:
+            await queue.bind(exchange, routing_key=topic)
         tag = await queue.consume(self._receiver(step), no_ack=False)
         self._consuming.append((channel, queue, tag))
 
@@ -196,9 +223,7 @@ class RabbitMQBus(EventBus):
         try:
             event = _amqp.decode(message)
         except ValueError as exc:
-            _log.error("step %s: dropping message %s from queue %s: %s", step.name,
-                       message.message_id, _amqp.queue_name(self.app.name, step.name), exc)
-            await _quietly(message.reject(requeue=False))
+            await self._unreadable(step, message, str(exc))
             return
         try:
             await self._deliver(step, event)
@@ -211,6 +236,37 @@ class RabbitMQBus(EventBus):
         # If the channel died meanwhile the broker redelivers: at-least-once.
         await _quietly(message.ack())
 
+    async def _unreadable(self, step: Step, message: AbstractIncomingMessage, reason: str) -> None:
+        """Keep a message that is not a Motia event as a dead letter, then ack it."""
+        raw = raw_record(message.body, message.headers or {}, routing_key=message.routing_key,
+                         message_id=message.message_id, queue=_amqp.queue_name(
+                             self.app.name, step.name))
+        try:
+            await self.policy.unreadable(step, raw, reason)
+        except Exception:  # noqa: BLE001 -- the broker keeps the message; it comes back
+            _log.exception("step %s: could not keep unreadable message %s as a dead letter; "
+                           "requeued", step.name, message.message_id)
+            await asyncio.sleep(1.0)
+            await _quietly(message.nack(requeue=True))
+            return
+        await _quietly(message.ack())
+
+    def _reread(self, letter: DeadLetter) -> Event:
+        """The event a kept unreadable message holds, now; ReplayRefused if still none."""
+        raw = letter.raw or {}
+        if raw.get("truncated"):
+            raise ReplayRefused(f"dead letter {letter.id} kept only the first bytes of its "
+                                f"{raw.get('size')}-byte message; it cannot be replayed, it "
+                                "was kept")
+        try:
+            event = _amqp.decode_parts(raw_body(raw), raw.get("headers") or {},
+                                       str(raw.get("routing_key") or ""))
+        except ValueError as exc:
+            raise ReplayRefused(f"dead letter {letter.id} still cannot be read: {exc}; it "
+                                "was kept") from None
+        return Event(topic=event.topic, data=event.data, trace_id=event.trace_id,
+                     event_id=event.event_id, source=event.source, time=event.time)
+
     # --- connection events (one line each; aiormq's own records are debug chatter) ------
 
     def _lost(self, _: object, exc: BaseException | None = None) -> None:
@@ -222,6 +278,41 @@ class RabbitMQBus(EventBus):
     def _restored(self, _: object) -> None:
         _log.warning("RabbitMQ connection to %s restored; consuming again",
                      redact(self.url))
+        self._redeclare_soon()
+
+    def _reopened(self, _: object) -> None:
+        self._redeclare_soon()
+
+    def _redeclare_soon(self) -> None:
+        if not (self._closing or self._closed):
+            task = asyncio.get_running_loop().create_task(self._redeclare_quietly())
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _redeclare_quietly(self) -> None:
+        try:
+            await self._declare_topology()
+        except (AMQPError, ChannelInvalidStateError, OSError, RuntimeError) as exc:
+            _log.debug("declaring the topology again failed (%s); the next publish retries",
+                       _reason(exc))
+
+    # --- topology ------------------------------------------------------------------------
+
+    async def _declare_topology(self) -> None:
+        """Declare the exchange, every step queue with its bindings and every retry queue
+        declared so far, straight on the publishing channel (idempotent; not registered
+        with aio-pika again, so re-declaring does not pile up objects to restore)."""
+        assert self._channel is not None
+        channel = await self._channel.get_underlay_channel()
+        exchange = _amqp.exchange_name(self.app.name)
+        await channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        for step in self.event_steps():
+            queue = _amqp.queue_name(self.app.name, step.name)
+            await channel.queue_declare(queue, durable=True)
+            for topic in step.subscribes:
+                await channel.queue_bind(queue, exchange, routing_key=topic)
+        for name, arguments in list(self._retry_queues.items()):
+            await channel.queue_declare(name, durable=True, arguments=arguments)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -237,14 +328,17 @@ class RabbitMQBus(EventBus):
         name = _amqp.retry_queue_name(self.app.name, step.name, delay)
         if name not in self._retry_queues:
             assert self._channel is not None
+            arguments = _amqp.retry_queue_arguments(self.app.name, step.name, delay)
             await self._confirmed(lambda: self._channel.declare_queue(  # type: ignore[union-attr]
-                name, durable=True,
-                arguments=_amqp.retry_queue_arguments(self.app.name, step.name, delay)))
-            self._retry_queues.add(name)
+                name, durable=True, arguments=arguments))
+            self._retry_queues[name] = arguments
         return name
 
     async def _confirmed(self, operation: Callable[[], Awaitable[object]]) -> None:
-        """Run a broker operation, retrying through an outage for up to `publish_wait` s."""
+        """Run a broker operation, retrying through an outage for up to `publish_wait` s.
+
+        A message the broker returned (no queue took it: one was deleted) is a failed
+        publish too: the topology is declared again and the message sent again."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.publish_wait
         while True:
@@ -252,11 +346,17 @@ class RabbitMQBus(EventBus):
                 async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
                     await operation()
                 return
-            except PublishError as exc:  # unroutable: a step queue was deleted under us
-                raise AdapterUnavailable(
-                    f"RabbitMQ at {redact(self.url)} could not route an event "
-                    f"({_reason(exc)}): restart the runner to declare its queues again"
-                ) from None
+            except PublishError as exc:
+                if loop.time() >= deadline:
+                    raise AdapterUnavailable(
+                        f"RabbitMQ at {redact(self.url)} kept returning an event as unroutable "
+                        f"for {self.publish_wait:g} s ({_reason(exc)}): check that nothing "
+                        "deletes the app's queues") from None
+                _log.warning("RabbitMQ returned an event no queue took (%s): a queue of app %s "
+                             "was deleted; declaring the queues again and re-publishing",
+                             _reason(exc), self.app.name)
+                await self._redeclare_quietly()
+                await asyncio.sleep(0.05)
             except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
                 if loop.time() >= deadline:
                     raise AdapterUnavailable(

@@ -38,7 +38,7 @@ Requeue = Callable[[Step, "Event", float], Awaitable[None]]
 
 UNREADABLE = "UnreadableMessage"
 #: raw bodies longer than this are kept truncated in their dead letter (bytes)
-RAW_BODY_LIMIT = 256 * 1024
+RAW_BODY_LIMIT = 64 * 1024
 
 
 class DeliveryPolicy:
