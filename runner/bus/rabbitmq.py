@@ -12,8 +12,9 @@ A deleted queue loses nothing published after it: every publish to a topic some 
 subscribes to is `mandatory`, so a message no queue takes comes back (a failed publish:
 the topology is declared again and the message re-sent, within `publish_wait`, or the
 publish raises); each consuming channel holds its queue's bindings, so the consumer
-RabbitMQ cancels when its queue goes is restored with queue *and* bindings. (The
-messages a deleted queue held are gone with it: that is the broker's, not ours to keep.)
+RabbitMQ cancels when its queue goes is restored with queue *and* bindings. What the
+queue held is destroyed by the broker; each bus sends what it published in the last
+seconds to the re-declared queue again (duplicates, not losses: see _recent.py).
 
 Delivery: persistent messages, publisher confirms (a publish returns once the broker has
 it), one channel per consuming step with prefetch = workers x concurrency, and a manual
@@ -36,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aio_pika
@@ -53,6 +54,7 @@ from motia.compiler.ir import App, Step
 from motia.errors import AdapterUnavailable, ReplayRefused
 from motia.runner._redact import redact
 from motia.runner.bus import _amqp
+from motia.runner.bus._recent import RecentPublishes
 from motia.runner.bus.base import BusClosed, Event, EventBus
 from motia.runner.delivery.idempotency import CLAIM_RECHECK, STORE_RECHECK
 from motia.runner.delivery.policy import raw_body, raw_record
@@ -92,6 +94,7 @@ class RabbitMQBus(EventBus):
         self._consuming: list[tuple[AbstractChannel, AbstractQueue, str]] = []
         self._retry_queues: dict[str, dict[str, Any]] = {}  # declared: name -> arguments
         self._routed = {t.name for t in app.topics if app.subscribers(t.name)}
+        self._recent = RecentPublishes()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._closed = False
@@ -163,6 +166,9 @@ class RabbitMQBus(EventBus):
     async def _publish(self, events: list[Event]) -> None:
         exchange = self._ready_exchange()
         routed = self._routed
+        # remembered from the moment they are sent: one whose confirm arrives just after
+        # its queue was deleted must be in the window that is sent again
+        self._recent.record(events)
 
         async def one(event: Event) -> None:
             message = _amqp.encode(event)
@@ -202,6 +208,9 @@ class RabbitMQBus(EventBus):
             await queue.bind(exchange, routing_key=topic)
         tag = await queue.consume(self._receiver(step), no_ack=False)
         self._consuming.append((channel, queue, tag))
+        await self._watch_cancel(channel, step)
+        channel.reopen_callbacks.add(lambda reopened: self._soon(
+            self._watch_cancel(reopened, step)))
 
     # --- delivery ------------------------------------------------------------------------
 
@@ -284,10 +293,48 @@ class RabbitMQBus(EventBus):
         self._redeclare_soon()
 
     def _redeclare_soon(self) -> None:
-        if not (self._closing or self._closed):
-            task = asyncio.get_running_loop().create_task(self._redeclare_quietly())
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+        self._soon(self._redeclare_quietly())
+
+    def _soon(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background (close() waits for it like a delivery)."""
+        if self._closing or self._closed:
+            work.close()
+            return
+        task = asyncio.get_running_loop().create_task(work)
+        self._inflight.add(task)
+        task.add_done_callback(_settled)
+        task.add_done_callback(self._inflight.discard)
+
+    # --- a deleted queue -----------------------------------------------------------------
+
+    async def _watch_cancel(self, channel: AbstractChannel, step: Step) -> None:
+        """Learn when the broker cancels this channel's consumer (its queue was deleted)."""
+        underlay = await channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(
+            lambda frame: self._soon(self._resend(step)))
+
+    async def _resend(self, step: Step) -> None:
+        """Send what this bus published to `step`'s topics in the last seconds to its
+        queue again, once it is declared again (the deletion destroyed what it held)."""
+        queue = _amqp.queue_name(self.app.name, step.name)
+        await self._redeclare_quietly()  # first: what is published from now on gets there
+        events = self._recent.take(queue, step.subscribes)
+        if not events:
+            return
+        assert self._channel is not None
+        default = self._channel.default_exchange
+        for event in events:
+            message = _amqp.encode(event)
+            await self._confirmed(lambda m=message: default.publish(  # type: ignore[misc]
+                m, routing_key=queue, mandatory=True))
+        _log.warning("queue %s was deleted: sent the %d event(s) this replica published to it "
+                     "in the last %g s again (duplicates possible, none lost)", queue,
+                     len(events), self._recent.window)
+
+    def _resend_to_subscribers(self, topic: str) -> None:
+        for step in self.app.subscribers(topic):
+            if step.subscribes:
+                self._soon(self._resend(step))
 
     async def _redeclare_quietly(self) -> None:
         try:
@@ -356,6 +403,7 @@ class RabbitMQBus(EventBus):
                              "was deleted; declaring the queues again and re-publishing",
                              _reason(exc), self.app.name)
                 await self._redeclare_quietly()
+                self._resend_to_subscribers(_returned_key(exc))
                 await asyncio.sleep(0.05)
             except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
                 if loop.time() >= deadline:
@@ -364,6 +412,11 @@ class RabbitMQBus(EventBus):
                         f"{self.publish_wait:g} s ({_reason(exc)}): check the broker is up"
                     ) from None
                 await asyncio.sleep(0.1)
+
+
+def _returned_key(exc: PublishError) -> str:
+    """The routing key of a message the broker returned (aiormq keeps it in args[1])."""
+    return str(exc.args[1]) if len(exc.args) > 1 else ""
 
 
 def _settled(task: asyncio.Task[None]) -> None:

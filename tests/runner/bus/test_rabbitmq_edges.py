@@ -62,15 +62,17 @@ async def _bindings(app: App) -> set[tuple[str, str]]:
 # --- a deleted queue --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("steps", [("a",), ("a", "b")], ids=["one subscriber", "two"])
 async def test_a_deleted_step_queue_loses_nothing_published_around_it(
-    buses: list[RabbitMQBus],
+    buses: list[RabbitMQBus], steps: tuple[str, ...],
 ) -> None:
-    # Given three replicas consuming step a's queue while events are being published
-    app = make_app(event_step("a", "orders", concurrency=8))
+    # Given three replicas consuming step a's queue (and b's, on the same topic: no
+    # publish comes back then) while events are being published
+    app = make_app(*(event_step(name, "orders", concurrency=8) for name in steps))
     rec = Recorder(hold=0.005)
     replicas = [await _open(buses, app) for _ in range(3)]
     for bus in replicas:
-        await bus.start(rec.consumers("a"))
+        await bus.start(rec.consumers(*steps))
     queue = _amqp.queue_name(app.name, "a")
     sent: list[str] = []
 
@@ -87,12 +89,16 @@ async def test_a_deleted_step_queue_loses_nothing_published_around_it(
     async with await aio_pika.connect(AMQP_URL) as connection:
         await (await connection.channel()).queue_delete(queue)
     await producer
-    # Then every event published was handled (none was routed nowhere), and the queue is
-    # back with its binding
-    await eventually(lambda: set(sent) <= {e.event_id for _, e in rec.finished}, timeout=30)
-    handled = {e.event_id for _, e in rec.finished}
-    print(f"\ndeleted queue: sent {len(sent)}, handled {len(handled & set(sent))}, "
-          f"lost {len(set(sent) - handled)}, duplicates {len(rec.finished) - len(handled)}")
+    # Then every event published was handled by step a (and b), and a's queue is back
+    # with its binding
+    def handled(step: str) -> set[str]:
+        return {e.event_id for s, e in rec.finished if s == step}
+
+    await eventually(lambda: all(set(sent) <= handled(s) for s in steps), timeout=30)
+    runs = sum(1 for s, _ in rec.finished if s == "a")
+    print(f"\ndeleted queue ({len(steps)} subscriber(s)): sent {len(sent)}, handled "
+          f"{len(handled('a') & set(sent))}, lost {len(set(sent) - handled('a'))}, "
+          f"duplicates {runs - len(handled('a'))}")
     assert (queue, "orders") in await _bindings(app)
 
 
