@@ -15,10 +15,8 @@ from typing import Any
 from motia.compiler.ir import App, Step
 from motia.errors import EmitError
 from motia.runner.topics import TopicSchemas, summary
+from motia.runner.workers._protocol import bad_event_id
 from motia.runner.workers.api import Emit
-
-#: the longest event id `ctx.emit({..., "id"})` may set (an AMQP message id is a short string)
-MAX_EVENT_ID = 200
 
 
 class EmitValidator:
@@ -33,8 +31,9 @@ class EmitValidator:
         topic, data, event_id = event["topic"], event.get("data"), event.get("id")
         if topic not in step.emits:
             raise EmitError(_undeclared(step, topic))
-        if event_id is not None:
-            check_event_id(topic, event_id)
+        problem = None if event_id is None else bad_event_id(topic, event_id)
+        if problem is not None:
+            raise EmitError(problem)
         if not self.topics.is_valid(topic, data):
             errors = self.topics.violations(topic, data)
             if errors:
@@ -45,13 +44,6 @@ class EmitValidator:
     def schemas_for(self, step: Step) -> dict[str, Any]:
         """{topic: its JSON schema, or None for any data} for every topic `step` emits."""
         return {name: self.topics.schema(name) for name in step.emits}
-
-
-def check_event_id(topic: str, event_id: Any) -> None:
-    """An explicit event id is a non-empty string of at most MAX_EVENT_ID characters."""
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
-        raise EmitError(f"ctx.emit({topic!r}): id must be a non-empty string of at most "
-                        f"{MAX_EVENT_ID} characters, got {event_id!r}")
 
 
 def _undeclared(step: Step, topic: str) -> str:
