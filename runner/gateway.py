@@ -111,6 +111,7 @@ class Gateway:
             if key is not None and self.answers is not None:
                 response = await self.answers.answer(
                     route.step, key, lambda: self._run(request, route, payload, ctx))
+                response.headers[TRACE_HEADER] = ctx.trace_id  # a replay is a new request
             else:
                 try:
                     result = await self.invoker.invoke(route.step, payload, ctx)
