@@ -343,12 +343,17 @@ class Runtime:
                          step=letter.step, trace_id=event.trace_id, event_id=event.event_id)
         return event
 
-    async def replay_all(self, step: str | None = None) -> list[str]:
-        replayed = []
+    async def replay_all(self, step: str | None = None) -> tuple[list[str], dict[str, str]]:
+        """Replay every dead letter (of `step`): the ids replayed, and {id: why} of those
+        that could not be and were kept (a message that still cannot be read)."""
+        replayed, kept = [], {}
         for letter in await self.dead_letters(step):
-            if await self.replay(letter.id) is not None:
-                replayed.append(letter.id)
-        return replayed
+            try:
+                if await self.replay(letter.id) is not None:
+                    replayed.append(letter.id)
+            except ReplayRefused as exc:
+                kept[letter.id] = str(exc)
+        return replayed, kept
 
     # --- plan swap (motia dev) --------------------------------------------------------------
 
