@@ -278,3 +278,52 @@ async def test_a_failing_completion_mark_is_retried_alone_and_the_handler_runs_o
         assert (tmp_path / "runs.log").read_text().split() == [event.event_id]
         assert await app.dead_letters() == []
         assert not any("retry in" in r.msg for r in app.logs)
+
+
+# --- cron ticks out of retries ----------------------------------------------------------------
+
+CRON_YAML = """
+    version: 1
+    app: ticks
+    defaults: {retries: 1, backoff: {initial: 50ms, factor: 1, max: 50ms}, timeout: 5s}
+    flows:
+      jobs: {}
+    steps:
+      nightly:
+        type: cron
+        cron: "* * * * * *"
+        flows: [jobs]
+        handler: steps/nightly.py
+"""
+
+CRON_FILES = {
+    "steps/nightly.py": """
+        async def handler(ctx):
+            await ctx.state.incr("attempts", ctx.event_id, 1)
+            if not await ctx.state.get("switches", "fixed"):
+                raise RuntimeError("the report server is down")
+            await ctx.state.set("reports", ctx.event_id, ctx.trace_id)
+        """,
+}
+
+
+async def test_a_cron_tick_out_of_retries_is_a_dead_letter_replay_runs_again(
+    tmp_path: Path,
+) -> None:
+    # Given a cron step whose handler fails on every attempt
+    source = write_project(tmp_path, CRON_YAML, CRON_FILES)
+    async with TestApp(source) as app:
+        [letter, *_] = await app.wait_until(lambda: app.dead_letters("nightly"), timeout=10)
+        # Then its tick is a dead letter after its two attempts, with the tick's ids
+        assert (letter.topic, letter.data, letter.attempts) == ("", None, 2)
+        assert letter.error["message"] == "the report server is down"
+        assert await app.state.get("attempts", letter.event_id) == 2
+        # When the cause is fixed and the letter replayed through the admin API
+        await app.state.set("switches", "fixed", True)
+        replayed = await app.request("POST", f"/__motia/api/dlq/{letter.id}/replay")
+        assert (replayed.status, replayed.json["event_id"]) == (200, letter.event_id)
+        # Then that tick runs again, under its own tick id and trace, and succeeds
+        report = await app.wait_until(lambda: app.state.get("reports", letter.event_id))
+        assert report == letter.trace_id
+        assert await app.state.get("attempts", letter.event_id) == 3
+        assert letter.id not in {d.id for d in await app.dead_letters()}
