@@ -121,11 +121,6 @@ class Step:
         return self.idempotency is not None
 
     @property
-    def execution(self) -> Execution:
-        return Execution(self.timeout, self.retries, self.backoff, self.workers,
-                         self.concurrency, self.memory)
-
-    @property
     def runs(self) -> bool:
         """False for noop steps, which are drawn but never executed."""
         return self.type != "noop" and self.handler is not None

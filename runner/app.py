@@ -290,8 +290,10 @@ class Runtime:
         derived from the invocation's event id, the step and the emit's position, so a
         redelivered event that runs again re-emits the *same* ids and an `idempotent: true`
         step downstream recognises the duplicates."""
+        topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
-                        event_id=e.id or emitted_id(ctx.event_id, step.name, n))
+                        event_id=e.id or emitted_id(ctx.event_id, step.name, n),
+                        validated_by=topics)
                   for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None
@@ -309,7 +311,8 @@ class Runtime:
                 f"data for topic {topic!r} does not match its schema: {len(errors)} violation(s)",
                 errors,
             )
-        event = Event(topic=topic, data=data, trace_id=trace_id or new_id())
+        event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
+                      validated_by=self.topics)
         assert self.bus is not None
         await self.bus.publish([event])
         self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,

@@ -127,3 +127,8 @@ def unreadable_reason(body: bytes, headers: Mapping[str, Any], exc: Exception) -
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as `Type: message` for one log line or error message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

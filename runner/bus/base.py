@@ -57,6 +57,9 @@ class Event:
     first_failure: float | None = None
     source: str | None = None  # the emitting step, None for `motia emit`
     time: float = field(default_factory=time.time)
+    #: the TopicSchemas that already judged `data` in this process (ctx.emit, `motia emit`);
+    #: delivery skips checking it again against the same ones. Never sent over a wire.
+    validated_by: object = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -54,6 +54,7 @@ from motia.compiler.ir import App, Step
 from motia.errors import AdapterUnavailable, ReplayRefused
 from motia.runner._redact import redact
 from motia.runner.bus import _amqp
+from motia.runner.bus._rabbit_repair import QueueRepair
 from motia.runner.bus._recent import RecentPublishes
 from motia.runner.bus.base import BusClosed, Event, EventBus
 from motia.runner.delivery.idempotency import CLAIM_RECHECK, STORE_RECHECK
@@ -68,7 +69,7 @@ CONNECT_TIMEOUT = 5.0
 PUBLISH_WAIT = 30.0
 
 
-class RabbitMQBus(EventBus):
+class RabbitMQBus(QueueRepair, EventBus):
     """Events through a RabbitMQ broker; see the module docstring for the topology."""
 
     kind = "rabbitmq"
@@ -129,7 +130,7 @@ class RabbitMQBus(EventBus):
             )
         except (OSError, AMQPError, TimeoutError) as exc:
             raise AdapterUnavailable(
-                f"RabbitMQ is not reachable at {redact(self.url)} ({_reason(exc)}): "
+                f"RabbitMQ is not reachable at {redact(self.url)} ({_amqp.reason(exc)}): "
                 "start RabbitMQ (e.g. `rabbitmq-server -detached`) or set MOTIA_AMQP_URL "
                 "to a broker's URL"
             ) from None
@@ -282,18 +283,12 @@ class RabbitMQBus(EventBus):
         if not (self._closing or self._closed):
             _log.warning("RabbitMQ connection to %s lost (%s); reconnecting (events being "
                          "handled are redelivered by the broker)", redact(self.url),
-                         _reason(exc) if exc is not None else "closed")
+                         _amqp.reason(exc) if exc is not None else "closed")
 
     def _restored(self, _: object) -> None:
         _log.warning("RabbitMQ connection to %s restored; consuming again",
                      redact(self.url))
         self._redeclare_soon()
-
-    def _reopened(self, _: object) -> None:
-        self._redeclare_soon()
-
-    def _redeclare_soon(self) -> None:
-        self._soon(self._redeclare_quietly())
 
     def _soon(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` in the background (close() waits for it like a delivery)."""
@@ -304,62 +299,6 @@ class RabbitMQBus(EventBus):
         self._inflight.add(task)
         task.add_done_callback(_settled)
         task.add_done_callback(self._inflight.discard)
-
-    # --- a deleted queue -----------------------------------------------------------------
-
-    async def _watch_cancel(self, channel: AbstractChannel, step: Step) -> None:
-        """Learn when the broker cancels this channel's consumer (its queue was deleted)."""
-        underlay = await channel.get_underlay_channel()
-        underlay.on_consumer_cancel_callbacks.add(
-            lambda frame: self._soon(self._resend(step)))
-
-    async def _resend(self, step: Step) -> None:
-        """Send what this bus published to `step`'s topics in the last seconds to its
-        queue again, once it is declared again (the deletion destroyed what it held)."""
-        queue = _amqp.queue_name(self.app.name, step.name)
-        await self._redeclare_quietly()  # first: what is published from now on gets there
-        events = self._recent.take(queue, step.subscribes)
-        if not events:
-            return
-        assert self._channel is not None
-        default = self._channel.default_exchange
-        for event in events:
-            message = _amqp.encode(event)
-            await self._confirmed(lambda m=message: default.publish(  # type: ignore[misc]
-                m, routing_key=queue, mandatory=True))
-        _log.warning("queue %s was deleted: sent the %d event(s) this replica published to it "
-                     "in the last %g s again (duplicates possible, none lost)", queue,
-                     len(events), self._recent.window)
-
-    def _resend_to_subscribers(self, topic: str) -> None:
-        for step in self.app.subscribers(topic):
-            if step.subscribes:
-                self._soon(self._resend(step))
-
-    async def _redeclare_quietly(self) -> None:
-        try:
-            await self._declare_topology()
-        except (AMQPError, ChannelInvalidStateError, OSError, RuntimeError) as exc:
-            _log.debug("declaring the topology again failed (%s); the next publish retries",
-                       _reason(exc))
-
-    # --- topology ------------------------------------------------------------------------
-
-    async def _declare_topology(self) -> None:
-        """Declare the exchange, every step queue with its bindings and every retry queue
-        declared so far, straight on the publishing channel (idempotent; not registered
-        with aio-pika again, so re-declaring does not pile up objects to restore)."""
-        assert self._channel is not None
-        channel = await self._channel.get_underlay_channel()
-        exchange = _amqp.exchange_name(self.app.name)
-        await channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-        for step in self.event_steps():
-            queue = _amqp.queue_name(self.app.name, step.name)
-            await channel.queue_declare(queue, durable=True)
-            for topic in step.subscribes:
-                await channel.queue_bind(queue, exchange, routing_key=topic)
-        for name, arguments in list(self._retry_queues.items()):
-            await channel.queue_declare(name, durable=True, arguments=arguments)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -397,11 +336,11 @@ class RabbitMQBus(EventBus):
                 if loop.time() >= deadline:
                     raise AdapterUnavailable(
                         f"RabbitMQ at {redact(self.url)} kept returning an event as unroutable "
-                        f"for {self.publish_wait:g} s ({_reason(exc)}): check that nothing "
+                        f"for {self.publish_wait:g} s ({_amqp.reason(exc)}): check that nothing "
                         "deletes the app's queues") from None
                 _log.warning("RabbitMQ returned an event no queue took (%s): a queue of app %s "
                              "was deleted; declaring the queues again and re-publishing",
-                             _reason(exc), self.app.name)
+                             _amqp.reason(exc), self.app.name)
                 await self._redeclare_quietly()
                 self._resend_to_subscribers(_returned_key(exc))
                 await asyncio.sleep(0.05)
@@ -409,7 +348,7 @@ class RabbitMQBus(EventBus):
                 if loop.time() >= deadline:
                     raise AdapterUnavailable(
                         f"RabbitMQ at {redact(self.url)} did not take an event within "
-                        f"{self.publish_wait:g} s ({_reason(exc)}): check the broker is up"
+                        f"{self.publish_wait:g} s ({_amqp.reason(exc)}): check the broker is up"
                     ) from None
                 await asyncio.sleep(0.1)
 
@@ -430,8 +369,4 @@ async def _quietly(operation: Awaitable[object]) -> None:
     try:
         await operation
     except (AMQPError, OSError, RuntimeError, asyncio.InvalidStateError) as exc:
-        _log.debug("ignored broker error: %s", _reason(exc))
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        _log.debug("ignored broker error: %s", _amqp.reason(exc))

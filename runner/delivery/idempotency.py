@@ -56,6 +56,7 @@ class Idempotency:
         self.ttl = step.idempotency.ttl
         path = step.idempotency.key
         self.read: KeyReader | None = key_reader(path, root="data") if path else None
+        self._store_down = False  # said once per outage, not once per deferred event
 
     async def __call__(self, delivery: Delivery, call_next: Next) -> None:
         key = self._key(delivery)
@@ -87,6 +88,7 @@ class Idempotency:
                 lease = await self.leases.acquire(claim_key(key))
                 if lease is not None:
                     if not await self.store.is_done(key):  # done between check and claim?
+                        self._store_back(delivery)
                         return lease
                     await lease.release()
                     break
@@ -96,12 +98,20 @@ class Idempotency:
         except (Defer, asyncio.CancelledError):
             raise
         except Exception as exc:  # the store is unreachable: wait for it, not an attempt
-            self._log(delivery, "warn", f"could not claim event {delivery.event.event_id} "
-                      f"({exc}); trying again in {STORE_RECHECK:g}s")
+            if not self._store_down:
+                self._store_down = True
+                self._log(delivery, "warn", f"could not claim event {delivery.event.event_id} "
+                          f"({exc}); its events wait for the state store, looking again "
+                          f"every {STORE_RECHECK:g}s")
             raise Defer(STORE_RECHECK, f"state store unreachable: {exc}") from None
         self._log(delivery, "info",
                   f"event {delivery.event.event_id} already handled; skipped (idempotent)")
         raise Skip("duplicate")
+
+    def _store_back(self, delivery: Delivery) -> None:
+        if self._store_down:
+            self._store_down = False
+            self._log(delivery, "info", "the state store answers again; claiming events")
 
     async def _mark_done(self, delivery: Delivery, key: str) -> None:
         """Record the key as completed, retrying a failing store on its own (never by

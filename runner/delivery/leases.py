@@ -64,6 +64,7 @@ class LeaseKeeper:
         self.every = every
         self._held: dict[str, Lease] = {}
         self._task: asyncio.Task[None] | None = None
+        self._failing = False  # renewals fail (the store is down): said once, not per lease
 
     async def acquire(self, name: str) -> Lease | None:
         """The lease `name` under a new owner token, or None while someone else holds it."""
@@ -95,12 +96,20 @@ class LeaseKeeper:
             results = await asyncio.gather(
                 *(self.store.renew_lease(lease.name, lease.owner, self.ttl) for lease in leases),
                 return_exceptions=True)
+            failures = [r for r in results if isinstance(r, Exception)]
+            self._report(failures, len(leases))
             for lease, renewed in zip(leases, results, strict=True):
                 if renewed is False and self._held.get(lease.name) is lease:
                     self._lose(lease)
-                elif isinstance(renewed, Exception):
-                    _log.warning("could not renew lease %s (%s); retrying in %g s",
-                                 lease.name, renewed, self.every)
+
+    def _report(self, failures: list[Exception], held: int) -> None:
+        """One line when renewals start failing, one when they work again."""
+        if failures and not self._failing:
+            _log.warning("could not renew %d of %d lease(s) (%s); retrying every %g s",
+                         len(failures), held, failures[0], self.every)
+        elif not failures and self._failing:
+            _log.info("leases renewed again")
+        self._failing = bool(failures)
 
     def _lose(self, lease: Lease) -> None:
         lease.lost = True

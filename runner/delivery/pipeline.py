@@ -1,7 +1,7 @@
 """A step's delivery rules composed once into one callable, shared by every bus and by cron.
 
-    validate -> idempotency claim -> [flow control] -> publish emits -> invoke
-                                         (mark done after success, in the claim)
+    validate -> idempotency claim -> [flow control] -> invoke, then publish its emits
+                  (mark done once both succeeded, in the claim)
 
 `middlewares_for(app, step, services)` is the ordered list for one step, with only the rules
 that apply to it (a step without schemas pays no validation, one without idempotency no
@@ -10,7 +10,7 @@ one coroutine per rule and no list walk. `StepConsumer` is what a bus calls per 
 it rebuilds its step's pipeline when `motia dev` swaps the plan.
 
 Extension point: a new rule (flow control's concurrency, rate, debounce, order) is a
-middleware class and one line in `middlewares_for`, between the claim and the publish;
+middleware class and one line in `middlewares_for`, after the claim;
 it may `raise Defer(delay, reason)` to put an event back without an attempt or a worker
 slot (the bus's `_send_to(step, event, delay)` does the waiting), `raise Skip(reason)`,
 and take per-key locks or slots in the shared store through `services.leases`.
@@ -26,7 +26,7 @@ from motia.compiler.ir import App, Step
 from motia.runner.bus.base import Consumer, Event
 from motia.runner.delivery.base import Delivery, Invoker, Middleware, Next
 from motia.runner.delivery.idempotency import Idempotency
-from motia.runner.delivery.invoke import Invoke, PublishEmits
+from motia.runner.delivery.invoke import Invoke
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.validate import ValidateData
 from motia.runner.logs import Logger
@@ -53,7 +53,6 @@ def middlewares_for(app: App, step: Step, services: DeliveryServices) -> list[Mi
     if step.idempotency is not None:
         chain.append(Idempotency(step, services.store, services.leases, services.logger))
     # flow control (concurrency, rate, debounce, order) goes here
-    chain.append(PublishEmits(services.invoker))
     return chain
 
 

@@ -26,52 +26,16 @@ import pytest
 from conftest import AMQP_URL, require_service
 
 from ._cluster import Cluster, Project, eventually, open_store
-from ._orders import place_paced
+from ._orders import ORDERS_YAML, place_paced
 
 pytestmark = pytest.mark.services
 
-EDGES_YAML = """
-    version: 1
-    app: {app}
-    defaults:
-      timeout: 10s
-      retries: 3
-      backoff: {initial: 100ms, factor: 2, max: 1s}
-    schemas:
-      Order:
-        type: object
-        required: [id, amount]
-        properties:
-          id: {type: string}
-          amount: {type: integer, minimum: 1}
-    topics:
-      order.placed: {schema: Order}
-      order.charged: {schema: Order}
-    flows:
-      orders: {}
-    steps:
-      place-order:
-        type: api
-        method: POST
-        path: /orders
-        body: Order
-        emits: [order.placed]
-        flows: [orders]
-        handler: steps/place_order.py
-      charge:
-        type: event
-        subscribes: [order.placed]
-        emits: [order.charged]
-        idempotent: true
-        flows: [orders]
-        handler: steps/charge.py
-      complete:
-        type: event
-        subscribes: [order.charged]
-        idempotent: true
-        flows: [orders]
-        handler: steps/complete.js
-"""
+# The orders pipeline of the other replica tests, with both event steps idempotent
+EDGES_YAML = ORDERS_YAML
+for _handler in ("steps/charge.py", "steps/complete.js"):
+    EDGES_YAML = EDGES_YAML.replace(f"        flows: [orders]\n        handler: {_handler}",
+                                    f"        idempotent: true\n        flows: [orders]\n"
+                                    f"        handler: {_handler}")
 
 EDGES_FILES = {
     "steps/place_order.py": """

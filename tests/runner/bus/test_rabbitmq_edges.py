@@ -11,11 +11,10 @@ import base64
 import json
 import os
 import re
-from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from conftest import AMQP_URL, require_service
+from conftest import AMQP_URL
 
 from motia.compiler.ir import App, Topic
 from motia.errors import ReplayRefused
@@ -25,20 +24,8 @@ from motia.runner.delivery.policy import RAW_BODY_LIMIT
 from motia.runner.state.memory import MemoryStore
 
 from ._apps import Recorder, event, event_step, eventually, make_app
-from .conftest import delete_topology
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-async def buses() -> AsyncIterator[list[RabbitMQBus]]:
-    require_service("rabbitmq")
-    made: list[RabbitMQBus] = []
-    yield made
-    for bus in made:
-        await bus.close(grace=1.0)
-    for bus in made[:1]:
-        await delete_topology(bus)
 
 
 async def _open(buses: list[RabbitMQBus], app: App, store: MemoryStore | None = None,
