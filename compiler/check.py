@@ -1,9 +1,10 @@
 """Stage 4: the rules that need the whole App, and the warnings about how it is wired.
 
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
+streams a step writes are declared, the `streams_auth` handler exists,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
 handler files exist. Warnings (the project still compiles): a topic nobody subscribes
-to, a step in no flow, steps that trigger each other in a cycle.
+to, a step in no flow, a stream no step writes, steps that trigger each other in a cycle.
 """
 
 from __future__ import annotations
@@ -31,17 +32,29 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
     """File every cross-reference error of `app`; warnings only when there is none."""
     topics = {topic.name for topic in app.topics}
     flows = {flow.name for flow in app.flows}
+    streams = {stream.name for stream in app.streams}
     routes: dict[tuple[str, str], str] = {}
     for step in app.steps:
         _check_references(step, topics, flows, problems)
+        _check_streams(step, streams, problems)
         if step.type == "api":
             _check_route(step, routes, problems)
         if step.type == "cron":
             _check_schedule(step, problems)
         if require_handlers:
             _check_handler(step, Path(app.root), problems)
+    if require_handlers and app.streams_auth is not None:
+        _check_handler(app.streams_auth, Path(app.root), problems, ("streams_auth",))
     if not problems.errors:
         warn(app, problems)
+
+
+def _check_streams(step: Step, streams: set[str], problems: Problems) -> None:
+    for index, stream in enumerate(step.streams):
+        if stream not in streams:
+            hint = did_you_mean(stream, streams, fallback="declare it under `streams:`")
+            message = f"step '{step.name}' writes undeclared stream '{stream}'"
+            problems.error(("steps", step.name, "streams", index), CompileError(message, hint))
 
 
 def _check_references(step: Step, topics: set[str], flows: set[str], problems: Problems) -> None:
@@ -160,7 +173,8 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _check_handler(step: Step, root: Path, problems: Problems) -> None:
+def _check_handler(step: Step, root: Path, problems: Problems,
+                   where: tuple[str, ...] | None = None) -> None:
     if step.handler is None:
         return
     file = root / step.handler.path
@@ -171,7 +185,7 @@ def _check_handler(step: Step, root: Path, problems: Problems) -> None:
     else:
         message = f"handler file '{step.handler.path}' not found"
         hint = "create it, or run `motia compile --stubs` to generate it (paths are relative to motia.yaml)"
-    problems.error(("steps", step.name, "handler"), CompileError(message, hint))
+    problems.error(where or ("steps", step.name, "handler"), CompileError(message, hint))
 
 
 def _is(path: Path, test: Callable[[Path], bool]) -> bool:
@@ -193,6 +207,12 @@ def warn(app: App, problems: Problems) -> None:
         if not step.flows:
             problems.warn(("steps", step.name), f"step '{step.name}' is in no flow",
                           "add `flows: [<flow>]` so diagrams and the Workbench show it")
+    written = {stream for step in app.steps for stream in step.streams}
+    for stream in app.streams:
+        if stream.name not in written:
+            problems.warn(("streams", stream.name), f"stream '{stream.name}' is written by no step",
+                          f"add `streams: [{stream.name}]` to the steps that call "
+                          f"ctx.streams.{stream.name}, or remove it")
     _warn_cycles(app, problems)
 
 
