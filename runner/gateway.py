@@ -68,6 +68,11 @@ class Gateway:
         # and `handle` catches what the steps' route lets through itself.
         app = web.Application(client_max_size=config.max_body)
         admin.add_admin_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares))
+        if self.runtime.app.streams:
+            from motia.runner.streams.routes import add_stream_routes
+
+            add_stream_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares[:1]),
+                              lambda h: with_middlewares(h, middlewares))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 

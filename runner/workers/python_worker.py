@@ -29,7 +29,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError
+from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, StreamError
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pycontext import Context, Request
@@ -37,6 +37,7 @@ from motia.runner.workers._pyload import LoadFailure, load_handler
 
 _REPLY_ERRORS: dict[str, type[Exception]] = {
     "EmitError": EmitError, "StateError": StateError, "AdapterUnavailable": AdapterUnavailable,
+    "StreamError": StreamError,
     "TypeError": TypeError, "ValueError": ValueError,
 }
 
@@ -300,7 +301,8 @@ class Worker(asyncio.BufferedProtocol):
         try:
             self.send({"type": p.CALL, "id": inv_id, "cid": cid, "op": op, "args": args})
         except p.NOT_JSON as exc:
-            error = EmitError if op == p.OP_EMIT else StateError
+            error = (EmitError if op == p.OP_EMIT
+                     else StreamError if op.startswith("streams.") else StateError)
             raise error(f"ctx.{op}: the value is not JSON: {exc}") from None
         self._calls[cid] = future
 
