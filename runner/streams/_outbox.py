@@ -27,17 +27,19 @@ class Overflow(Exception):
 class Outbox:
     """Frames waiting to be written to one client; `send` writes one of them."""
 
-    __slots__ = ("_bytes", "_frames", "_max_bytes", "_max_frames", "_send", "_wake",
-                 "closed", "reason")
+    __slots__ = ("_bytes", "_frames", "_max_bytes", "_max_frames", "_runner", "_send",
+                 "_sending", "_wake", "closed", "reason")
 
     def __init__(self, send: Callable[[str], Awaitable[None]], *,
-                 max_frames: int = MAX_FRAMES, max_bytes: int = MAX_BYTES) -> None:
+                 max_frames: int | None = None, max_bytes: int | None = None) -> None:
         self._send = send
         self._frames: deque[str] = deque()
         self._bytes = 0
-        self._max_frames = max_frames
-        self._max_bytes = max_bytes
+        self._max_frames = MAX_FRAMES if max_frames is None else max_frames
+        self._max_bytes = MAX_BYTES if max_bytes is None else max_bytes
         self._wake: asyncio.Future[None] | None = None
+        self._runner: asyncio.Task[object] | None = None
+        self._sending = False
         self.closed = False
         self.reason = ""
 
@@ -60,18 +62,28 @@ class Outbox:
             self.closed, self.reason = True, reason
             self._frames.clear()
             self._notify()
+            if reason and self._sending and self._runner is not None:
+                self._runner.cancel()  # it waits on a socket that is not being read
 
     async def run(self) -> None:
         """Write frames as they come until closed; raises Overflow for a slow client."""
         frames = self._frames
-        while not self.closed:
-            if not frames:
-                self._wake = asyncio.get_running_loop().create_future()
-                await self._wake
-                continue
-            text = frames.popleft()
-            self._bytes -= len(text)
-            await self._send(text)
+        self._runner = asyncio.current_task()
+        try:
+            while not self.closed:
+                if not frames:
+                    self._wake = asyncio.get_running_loop().create_future()
+                    await self._wake
+                    continue
+                text = frames.popleft()
+                self._bytes -= len(text)
+                self._sending = True
+                await self._send(text)
+                self._sending = False
+        except asyncio.CancelledError:
+            if not self.reason or self._runner is None:
+                raise
+            self._runner.uncancel()  # cancelled by close(): the caller still closes the socket
         if self.reason:
             raise Overflow(self.reason)
 

@@ -230,11 +230,11 @@ class StreamHub:
         version = max([log.released, *(v for v, _ in items.values())])
         frame: dict[str, Any] = {
             "stream": sub.stream, "group": sub.group, "id": sub.id, "op": "snapshot",
-            "items": [{"id": i, "data": d, "version": v} for i, (v, d) in sorted(items.items())],
-            "version": version}
+            "items": [{"id": i, "data": d, "version": v} for i, (v, d) in sorted(items.items())]}
         if since is not None:
             frame["reason"] = (f"version {since} is outside the last {_log.RING} changes "
                                "this server keeps; here is the current state instead")
+        frame["version"] = version  # last, always: sse.py reads the event id from the end
         sub.outbox.offer(encode(frame))
         sub.go_live({i: v for i, (v, _) in items.items()})
 

@@ -30,6 +30,8 @@ MAX_SUBSCRIPTIONS = 256
 #: the largest client frame accepted (subscriptions are small)
 MAX_CLIENT_FRAME = 64 * 1024
 CLOSE_TOO_SLOW = 1008
+#: seconds a cut-off client has to read its close frame before the socket is dropped
+CLOSE_GRACE = 10.0
 _HEARTBEAT = 30.0
 
 Key = tuple[str, str, str | None]
@@ -50,8 +52,7 @@ class _Connection:
                     continue
                 await self._on_frame(message.data)
         finally:
-            for sub in self.subs.values():
-                self.hub.unsubscribe(sub)
+            self._unsubscribe_all()
             self.outbox.close()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -61,13 +62,24 @@ class _Connection:
         try:
             await self.outbox.run()
         except Overflow as exc:
+            self._unsubscribe_all()
+            # The close frame lands in the transport's buffer (at most aiohttp's 64 KiB
+            # high-water mark plus this frame, so memory stays bounded); a client that
+            # never reads again is dropped for good after CLOSE_GRACE.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
                     self.ws.close(code=CLOSE_TOO_SLOW, message=str(exc).encode()[:120]), 1.0)
-            if self.request.transport is not None:
-                self.request.transport.abort()
+            transport = self.request.transport
+            if transport is not None and not transport.is_closing():
+                transport.close()
+                asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)
         except (ConnectionError, RuntimeError):
             pass  # the client went away; the reader sees the close
+
+    def _unsubscribe_all(self) -> None:
+        for sub in self.subs.values():
+            self.hub.unsubscribe(sub)
+        self.subs.clear()
 
     async def _on_frame(self, text: str) -> None:
         try:
