@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +31,8 @@ from motia.errors import MotiaError
 __all__ = ["StreamClient", "StreamRefused", "Subscription", "sse"]
 
 Key = tuple[str, str, "str | None"]
+#: versions a subscription remembers, to drop a frame it already got
+_SEEN = 4096
 
 
 class StreamRefused(MotiaError):
@@ -52,6 +55,8 @@ class Subscription:
         self.version = 0
         self.resumes = 0
         self._changes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._seen: set[int] = set()
+        self._recent: deque[int] = deque()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def next(self, timeout: float | None = None) -> dict[str, Any]:
@@ -84,9 +89,13 @@ class Subscription:
             self.resumes += 1
             return
         version = int(frame.get("version") or 0)
-        if version <= self.version:
+        if version in self._seen:
             return  # already seen (another subscription of this connection got it too)
-        self.version = version
+        self._seen.add(version)
+        self._recent.append(version)
+        if len(self._recent) > _SEEN:
+            self._seen.discard(self._recent.popleft())
+        self.version = max(self.version, version)
         if op in ("create", "update"):
             self.items[frame["id"]] = frame.get("data")
         elif op == "delete":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 #: changes kept per group for resumes
 RING = 1000
 #: how long a change waits for a missing earlier version before going out anyway (s)
-GAP_WAIT = 0.2
+GAP_WAIT = 3.0
 #: groups whose order and ring a replica keeps; the least recently changed go first
 MAX_GROUPS = 10_000
 

@@ -16,7 +16,7 @@ from motia.streams import StreamClient, StreamRefused, sse
 from motia.testing import TestApp
 
 from _runtime_projects import write_project
-from ._chat import chat_project
+from _stream_chat import chat_project
 from ._rawws import RawWebSocket
 
 
