@@ -176,9 +176,13 @@ class StreamHub:
             return  # not one of ours: another version's frame, or garbage on the channel
         log = self._logs.ensure(key, change.version - 1)
         self._dispatch(key, log.add(change))
-        if log.waiting and key not in self._timers:
+        timer = self._timers.get(key)
+        if log.waiting and timer is None:
             loop = asyncio.get_running_loop()
             self._timers[key] = loop.call_later(_log.GAP_WAIT, self._give_up, key)
+        elif timer is not None and not log.waiting:  # the gap filled: stop waiting for it
+            timer.cancel()
+            del self._timers[key]
 
     def _give_up(self, key: tuple[str, str]) -> None:
         self._timers.pop(key, None)
