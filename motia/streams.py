@@ -99,7 +99,7 @@ class Subscription:
         if op in ("create", "update"):
             self.items[frame["id"]] = frame.get("data")
         elif op == "delete":
-            self.items.pop(frame.get("id"), None)
+            self.items.pop(str(frame.get("id")), None)
         self._changes.put_nowait(frame)
 
     def _refused(self, status: int, message: str) -> None:
@@ -220,7 +220,8 @@ class StreamClient:
     def _route(self, frame: dict[str, Any]) -> None:
         if "error" in frame:
             request = frame.get("subscribe") or {}
-            sub = self._subs.get((request.get("stream"), request.get("group"), request.get("id")))
+            key: Any = (request.get("stream"), request.get("group"), request.get("id"))
+            sub = self._subs.get(key)
             if sub is not None:
                 error = frame["error"]
                 sub._refused(int(error.get("status", 400)), str(error.get("message")))

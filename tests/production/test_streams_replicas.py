@@ -9,10 +9,10 @@ import contextlib
 
 import aiohttp
 import pytest
+from _stream_chat import chat_project
 
 from motia.streams import StreamClient, sse
 
-from _stream_chat import chat_project
 from ._cluster import AMQP_URL, Cluster, eventually
 
 pytestmark = pytest.mark.services

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from _runtime_projects import write_project
+from _stream_chat import chat_project
 
 from motia.runner.streams import _log, _outbox
 from motia.streams import StreamClient, StreamRefused, sse
 from motia.testing import TestApp
 
-from _runtime_projects import write_project
-from _stream_chat import chat_project
 from ._rawws import RawWebSocket
 
 
