@@ -8,23 +8,18 @@ to, a step in no flow, steps that trigger each other in a cycle.
 
 from __future__ import annotations
 
-import functools
 import re
-import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 
-from croniter import croniter
-
 from motia.compiler._problems import Problems
+from motia.compiler.cron import check_cron, check_timezone
 from motia.compiler.ir import App, Step
 from motia.compiler.suggest import did_you_mean
 from motia.errors import CompileError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
 _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CRON_HINT = ('use 5 fields "minute hour day month weekday" (e.g. "0 3 * * *"), '
-              "6 with seconds last, or @hourly/@daily/@weekly/@monthly/@yearly")
 
 
 def check(app: App, problems: Problems, *, require_handlers: bool = True) -> None:
@@ -128,36 +123,6 @@ def _check_schedule(step: Step, problems: Problems) -> None:
             check_timezone(step.timezone)
         except CompileError as exc:
             problems.error(path + ("timezone",), exc)
-
-
-@functools.lru_cache(maxsize=1024)  # apps repeat a few schedules; croniter is slow to parse
-def check_cron(expression: str) -> None:
-    """Raise CompileError unless croniter reads `expression` (5 fields, or 6 with seconds)."""
-    fields = expression.split()
-    if not (len(fields) == 1 and expression.strip().startswith("@")) and len(fields) not in (5, 6):
-        raise CompileError(f"cron expression '{expression}' has {len(fields)} fields, "
-                           "expected 5 (or 6 with seconds)", _CRON_HINT)
-    try:
-        croniter(expression)
-    # croniter raises assorted exception types for assorted bad strings; all mean "invalid".
-    except Exception as exc:  # noqa: BLE001
-        raise CompileError(f"invalid cron expression '{expression}': {exc}", _CRON_HINT) from None
-
-
-def check_timezone(name: str) -> None:
-    """Raise CompileError unless `name` is an IANA time zone this machine knows."""
-    if name in _timezones():
-        return
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        hint = did_you_mean(name, _timezones(), fallback="use an IANA name like Europe/Paris or UTC")
-        raise CompileError(f"unknown time zone '{name}'", hint) from None
-
-
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 def _check_handler(step: Step, root: Path, problems: Problems) -> None:

@@ -175,7 +175,15 @@ CASES = [
         "cron with too few fields",
         VALID + "  nightly:\n    type: cron\n    cron: '0 3 * *'\n    flows: [checkout]\n"
         "    handler: steps/create.py\n",
-        ["motia.yaml:29:11: cron expression '0 3 * *' has 4 fields, expected 5 (or 6 with seconds)"],
+        ["motia.yaml:29:11: cron expression '0 3 * *' has 4 fields, expected 5 (or 6 with seconds first)"],
+    ),
+    Case(
+        "cron written seconds last",
+        VALID + "  poll:\n    type: cron\n    cron: '* * * * * */15'\n    flows: [checkout]\n"
+        "    handler: steps/create.py\n",
+        [("motia.yaml:29:11: cron expression '* * * * * */15' runs on Sundays only: its 6th "
+          "field '*/15' is the day of the week (6 fields are read seconds first)")],
+        ['6 fields are read seconds first: did you mean "*/15 * * * * *"?'],
     ),
     Case(
         "bad timezone",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from projects import VALID, write_project
 
+from motia._summary import print_summary
 from motia.cli import main
+from motia.compiler import compile_project
 
 
 def files_under(root: Path) -> list[str]:
@@ -83,6 +88,59 @@ def test_stubs_are_written_for_missing_handlers(
     assert (tmp_path / "steps/create.py").read_text() == "# mine\n"
     assert "wrote steps/ship.js" in capsys.readouterr().out
     assert main(["compile"]) == 0
+
+
+CRON_STEPS = """\
+  every-ten-seconds:
+    type: cron
+    cron: "*/10 * * * * *"
+    flows: [checkout]
+    handler: steps/create.py
+  paris-morning:
+    type: cron
+    cron: "0 9 * * *"
+    timezone: Europe/Paris
+    flows: [checkout]
+    handler: steps/create.py
+"""
+
+
+def test_the_summary_shows_each_cron_step_next_three_fire_times_in_its_zone(
+    project: Path
+) -> None:
+    # Given cron steps, one seconds-first, one in Paris the day before DST begins
+    project.write_text(VALID + CRON_STEPS)
+    compiled = compile_project("motia.yaml")
+    out, err = io.StringIO(), io.StringIO()
+    # When the summary is printed at 2024-03-30 06:59:55 UTC
+    now = datetime(2024, 3, 30, 6, 59, 55, tzinfo=UTC).timestamp()
+    print_summary(compiled, [], out, err, now=now)
+    # Then each cron step has its next three fires, read seconds first, in its own zone
+    lines = out.getvalue().splitlines()
+    start = lines.index("CRON               NEXT FIRES")
+    assert lines[start + 1:start + 4] == [
+        "every-ten-seconds  2024-03-30 07:00:00 UTC, 2024-03-30 07:00:10 UTC, "
+        "2024-03-30 07:00:20 UTC",
+        "paris-morning      2024-03-30 09:00:00 CET, 2024-03-31 09:00:00 CEST, "
+        "2024-04-01 09:00:00 CEST",
+        "",
+    ]
+    assert "every-ten-seconds  cron   */10 * * * * *" in out.getvalue()
+
+
+def test_compile_prints_the_fire_times_from_now(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.write_text(VALID + CRON_STEPS)
+    before = time.time()
+    assert main(["compile"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("every-ten-seconds  20"))
+    first = datetime.strptime(row.split()[1] + " " + row.split()[2], "%Y-%m-%d %H:%M:%S")
+    # the first fire is a multiple of ten seconds just after the compile started (the
+    # next one, or the one after if the compile itself crossed a boundary)
+    assert 0 < first.replace(tzinfo=UTC).timestamp() - before < 20
+    assert first.second % 10 == 0
 
 
 def test_warnings_go_to_stderr_and_exit_0(
