@@ -18,12 +18,11 @@ from typing import Any
 
 from motia.compiler._examples import example_value
 from motia.compiler._templates import render
-from motia.compiler.ir import App, JSONSchema, Step
+from motia.compiler.ir import HANDLER_PARAMS, App, JSONSchema, Step
 from motia.errors import CompileError
 
 TEMPLATE_BY_EXTENSION = {".py": "stub.py.j2", ".js": "stub.cjs.j2", ".cjs": "stub.cjs.j2",
                          ".mjs": "stub.mjs.j2"}
-PARAMS = {"api": "req, ctx", "event": "data, ctx", "cron": "ctx"}
 _JS_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _JS_RESERVED = frozenset({
     "await", "break", "case", "catch", "class", "const", "continue", "debugger", "default",
@@ -120,7 +119,7 @@ def _stub_context(app: App, step: Step) -> dict[str, Any]:
         "name": step.name,
         "type": step.type,
         "function": step.handler.function,
-        "params": PARAMS[step.type],
+        "params": HANDLER_PARAMS[step.type],
         "trigger": _trigger(step),
         "kind_line": _kind_line(app, step),
         "description": step.description,

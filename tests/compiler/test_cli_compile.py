@@ -81,11 +81,11 @@ def test_stubs_are_written_for_missing_handlers(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     write_project(tmp_path, VALID, handlers=["steps/create.py"])
-    (tmp_path / "steps/create.py").write_text("# mine\n")
+    (tmp_path / "steps/create.py").write_text("# mine\nasync def handler(req, ctx): ...\n")
     assert main(["compile"]) == 1
     assert main(["compile", "--stubs"]) == 0
     assert "exports.handler = async (data, ctx) =>" in (tmp_path / "steps/ship.js").read_text()
-    assert (tmp_path / "steps/create.py").read_text() == "# mine\n"
+    assert (tmp_path / "steps/create.py").read_text() == "# mine\nasync def handler(req, ctx): ...\n"
     assert "wrote steps/ship.js" in capsys.readouterr().out
     assert main(["compile"]) == 0
 

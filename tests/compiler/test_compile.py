@@ -230,7 +230,8 @@ def test_every_optional_step_key_is_accepted(tmp_path: Path) -> None:
         "    query: {type: object, properties: {q: {type: string}}}\n"
         "    responses: {200: Order, 204: null}\n    flows: [checkout]\n    handler: steps/create.py\n"
     )
-    write_project(tmp_path, text)
+    write_project(tmp_path, text, {"steps/create.py": "def handler(req, ctx): ...\n"
+                                           "def nightly(ctx): ...\n"})
     app = compile_project(tmp_path / "motia.yaml").app
     nightly, search = app.steps[-2:]
     assert (nightly.timezone, nightly.idempotent, nightly.workers, nightly.concurrency) == (
