@@ -21,6 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motia._generated import generated_files, write_changed
 from motia._summary import count, print_summary
 from motia.errors import MotiaError, UsageError
 
@@ -35,7 +36,12 @@ def register(sub: Any) -> None:
     parser.add_argument("file", nargs="?", default="motia.yaml",
                         help="motia.yaml or the folder holding it (default: motia.yaml)")
     parser.add_argument("--stubs", action="store_true",
-                        help="write a handler file for every step whose file is missing")
+                        help="write a handler file for every step whose file is missing "
+                             "(typed with the generated types, which --stubs writes too)")
+    parser.add_argument("--types", action="store_true",
+                        help="write motia_types.py and motia-types.d.ts (the types of the "
+                             "schemas and steps, for mypy and tsc); once they exist, every "
+                             "compile keeps them up to date")
     for flag, what in (
         ("--mermaid", "the Mermaid flowchart"),
         ("--openapi", "the OpenAPI document of the API steps (JSON, or YAML for .yaml)"),
@@ -59,25 +65,31 @@ def compile_command(args: argparse.Namespace) -> int:
     compiled = compile_project(args.file, require_handlers=not args.stubs)
     outputs = _render_outputs(compiled.app, args)
     app = compiled.app
+    kept = generated_files(app, types=args.types or args.stubs)
     written: list[Path] = []
     if args.stubs:
         from motia.compiler.stubs import write_stubs
 
-        shown = Path(app.source).parent
         try:
             stubs = write_stubs(app)
         except OSError as exc:
             raise MotiaError(f"cannot write a handler stub: {exc}") from None
-        written += [shown / os.path.relpath(path, app.root) for path in stubs]
+        written += [shown_path(app, path) for path in stubs]
         source = Path(app.root) / Path(app.source).name
         digest = input_hash(source, compiled.ref_files, handler_paths(app))
         app = dataclasses.replace(app, source_hash=digest)
     for target, text in outputs:
         written.append(_write(target, text))
+    written += [shown_path(app, path) for path in write_changed(kept)]
     write_plan(app, compiled.ref_files, compiled.warnings)
     written.append(Path(app.source).parent / ".motia" / "plan.json")
     print_summary(dataclasses.replace(compiled, app=app), written, sys.stdout, sys.stderr)
     return 0
+
+
+def shown_path(app: App, path: Path) -> Path:
+    """`path` (absolute, inside the project) as the user named the project."""
+    return Path(app.source).parent / os.path.relpath(path, app.root)
 
 
 def _render_outputs(app: App, args: argparse.Namespace) -> list[tuple[Path, str]]:
@@ -137,6 +149,7 @@ def init_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise MotiaError(f"cannot create the project in {target}: {exc.strerror or exc}") from None
     compiled = compile_project(target / "motia.yaml")
+    write_changed(generated_files(compiled.app, types=True))  # types, the editor's schema
     out = sys.stdout
     out.write(f"created {target}: app '{compiled.app.name}', "
               f"{count(compiled.app.steps, 'step')}\n\n")

@@ -39,7 +39,7 @@ class Emit(TypedDict):
     data: Any
     #: the event id (`ctx.event_id` downstream); default: derived from this invocation
     id: NotRequired[str]
-    #: publish this much later, durably: a duration (`"30s"`, `"5m"`) or seconds
+    #: publish this much later, durably: a duration such as `"30s"` or `"5m"`
     delay: NotRequired[str | float]
 
 
@@ -87,8 +87,10 @@ class ApiRequest(Protocol[BodyT_co]):
         ...
 
     @property
-    def params(self) -> Mapping[str, str]:
-        """Path parameters: `/orders/{id}` gives `req.params["id"]`."""
+    def params(self) -> Mapping[str, Any]:
+        """Path parameters, each a string: `/orders/{id}` gives `req.params["id"]`.
+        (Typed `Any` here so that a step's own request type in motia_types.py can name
+        its parameters exactly.)"""
         ...
 
     @property

@@ -6,30 +6,14 @@ package out as it is installed (a tree of symlinks) and checks `-p motia` there.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-MAPPED = {"compiler": "compiler", "runner": "runner", "schema": "schema"}
+from conftest import REPO, installed_layout
 
 
-def _installed_layout(root: Path) -> Path:
-    package = root / "motia"
-    package.mkdir()
-    for entry in (REPO / "motia").iterdir():
-        if entry.name != "__pycache__":
-            (package / entry.name).symlink_to(entry)
-    for name, folder in MAPPED.items():
-        (package / name).symlink_to(REPO / folder)
-    return root
-
-
-def test_mypy_finds_nothing(tmp_path: Path) -> None:
-    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
-    assert mypy, "mypy is in the test extra; reinstall with pip install -e '.[test]'"
-    root = _installed_layout(tmp_path)
+def test_mypy_finds_nothing(mypy: str, tmp_path: Path) -> None:
+    root = installed_layout(tmp_path)
     result = subprocess.run(
         [mypy, "--no-incremental", "--config-file", str(REPO / "pyproject.toml"), "-p", "motia"],
         capture_output=True, text=True, cwd=root, timeout=300,
@@ -103,11 +87,9 @@ def _member_checks() -> tuple[str, dict[int, str], set[str]]:
     return "\n".join(lines) + "\n", where, missing
 
 
-def test_the_workers_objects_satisfy_the_public_types(tmp_path: Path) -> None:
+def test_the_workers_objects_satisfy_the_public_types(mypy: str, tmp_path: Path) -> None:
     # Given a module assigning each worker object to each member of its public Protocol
-    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
-    assert mypy
-    root = _installed_layout(tmp_path)
+    root = installed_layout(tmp_path)
     source, where, missing = _member_checks()
     (root / "runtime_types.py").write_text(source)
     # When mypy checks it
