@@ -6,14 +6,15 @@ package out as it is installed (a tree of symlinks) and checks `-p motia` there.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, installed_layout
+REPO = Path(__file__).resolve().parent.parent
 
 
-def test_mypy_finds_nothing(mypy: str, tmp_path: Path) -> None:
-    root = installed_layout(tmp_path)
+def test_mypy_finds_nothing(mypy: str, motia_for_mypy: Path) -> None:
+    root = motia_for_mypy
     result = subprocess.run(
         [mypy, "--no-incremental", "--config-file", str(REPO / "pyproject.toml"), "-p", "motia"],
         capture_output=True, text=True, cwd=root, timeout=300,
@@ -87,16 +88,17 @@ def _member_checks() -> tuple[str, dict[int, str], set[str]]:
     return "\n".join(lines) + "\n", where, missing
 
 
-def test_the_workers_objects_satisfy_the_public_types(mypy: str, tmp_path: Path) -> None:
+def test_the_workers_objects_satisfy_the_public_types(mypy: str, motia_for_mypy: Path,
+                                                      tmp_path: Path) -> None:
     # Given a module assigning each worker object to each member of its public Protocol
-    root = installed_layout(tmp_path)
     source, where, missing = _member_checks()
-    (root / "runtime_types.py").write_text(source)
+    (tmp_path / "runtime_types.py").write_text(source)
     # When mypy checks it
     result = subprocess.run(
         [mypy, "--no-incremental", "--strict", "--follow-imports=silent",
          "--no-warn-unused-ignores", "runtime_types.py"],
-        capture_output=True, text=True, cwd=root, timeout=300)
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "MYPYPATH": str(motia_for_mypy)})
     # Then every member the worker has matches, and only pending ones are missing or differ
     failing = {where.get(int(line.split(":")[1]), line) for line in result.stdout.splitlines()
                if line.startswith("runtime_types.py:")}
