@@ -75,10 +75,15 @@ def build(args: argparse.Namespace) -> Any:
     from motia._cmd_run import project_source
     from motia.build import build_project
 
-    if args.image is not None and not _IMAGE.match(args.image):
-        raise UsageError(f"--image {args.image!r}: expected an image reference such as "
+    return build_project(project_source(args.project), force=args.force,
+                         image=checked_image(args.image))
+
+
+def checked_image(image: str | None) -> str | None:
+    if image is not None and not _IMAGE.match(image):
+        raise UsageError(f"--image {image!r}: expected an image reference such as "
                          "shop:1.0 or registry.example.com/team/shop:1.0")
-    return build_project(project_source(args.project), force=args.force, image=args.image)
+    return image
 
 
 def probe_command(args: argparse.Namespace) -> int:

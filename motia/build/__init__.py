@@ -14,7 +14,7 @@ from pathlib import Path
 from motia.build.files import Outcome, write_outputs
 from motia.build.plan import DeployPlan, deploy_plan
 from motia.build.render import env_file, render
-from motia.build.wheel import build_wheel, motia_version
+from motia.build.wheel import build_wheel, motia_version, wheel_name
 
 DEPLOY_DIR = "deploy"
 
@@ -27,6 +27,15 @@ class Built:
     plan: DeployPlan
     outcome: Outcome
     env_created: bool
+
+
+def plan_project(source: Path, *, image: str | None = None) -> DeployPlan:
+    """The plan `build_project` would render, without writing anything (--dry-run)."""
+    from motia._cmd_run import compile_and_warn
+
+    version = motia_version()
+    return deploy_plan(compile_and_warn(source), image=image, wheel=wheel_name(version),
+                       motia_version=version)
 
 
 def build_project(source: Path, *, force: bool = False, image: str | None = None) -> Built:

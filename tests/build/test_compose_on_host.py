@@ -71,7 +71,7 @@ class HostService:
         self.procs: list[subprocess.Popen[bytes]] = []
         base = {k: v for k, v in os.environ.items() if not k.startswith("MOTIA_")}
         base["PATH"] = f"{BIN}:{base['PATH']}"
-        for n in range(spec.get("deploy", {}).get("replicas", 1)):
+        for _ in range(spec.get("deploy", {}).get("replicas", 1)):
             env = {**base, **dotenv, **{k: str(v) for k, v in spec["environment"].items()}}
             for key in ("MOTIA_AMQP_URL", "MOTIA_STATE_URL"):
                 env[key] = re.sub(r"(@|//)(rabbitmq|redis|postgres):", r"\g<1>127.0.0.1:",
@@ -81,7 +81,7 @@ class HostService:
 
     def start(self) -> None:
         for n, env in enumerate(self.envs):
-            log = open(self.root / f"{self.name}.{n}.log", "wb")  # noqa: SIM115 -- closed in stop
+            log = open(self.root / f"{self.name}.{n}.log", "wb")
             self.procs.append(subprocess.Popen(self.spec["command"], env=env, cwd=self.root,
                                                stdout=log, stderr=subprocess.STDOUT))
             log.close()
