@@ -127,3 +127,36 @@ def test_the_metrics_port_comes_from_the_flag_or_the_environment() -> None:
     with pytest.raises(UsageError, match=(
             r"^--metrics-port 70000: expected a port number from 0 to 65535$")):
         RunConfig.resolve({}, env={"MOTIA_METRICS_PORT": "70000"})
+
+
+async def test_motia_probe_exits_0_when_ready_and_1_with_the_failing_checks(
+        plan: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import contextlib
+    import io
+
+    from motia.cli import main
+
+    def probe(*args: str) -> tuple[int, str]:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["probe", *args])
+        return code, err.getvalue()
+
+    # Given a workers replica whose ops port is in MOTIA_METRICS_PORT (as in a container)
+    config = RunConfig(state="memory", role="workers", metrics_port=0, log_format="none")
+    async with Runtime(plan, config) as runtime:
+        monkeypatch.setenv("MOTIA_METRICS_PORT", str(runtime.ops_port))
+        # When it is ready, Then `motia probe` exits 0 and says nothing
+        assert await asyncio.to_thread(probe) == (0, "")
+        assert await asyncio.to_thread(probe, "--live") == (0, "")
+        # When it drains, Then the probe fails naming the check
+        runtime.draining = True
+        assert await asyncio.to_thread(probe) == (1, (
+            f"motia: error: {runtime.ops_url}/readyz answered 503: lifecycle: stopping: "
+            "in-flight work is draining and no new work is taken\n"))
+        runtime.draining = False
+    # And with nobody listening it says so
+    code, err = await asyncio.to_thread(probe)
+    assert code == 1
+    assert err.startswith(f"motia: error: no answer from {runtime.ops_url}/readyz (")
