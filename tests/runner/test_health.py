@@ -160,3 +160,58 @@ async def test_motia_probe_exits_0_when_ready_and_1_with_the_failing_checks(
     code, err = await asyncio.to_thread(probe)
     assert code == 1
     assert err.startswith(f"motia: error: no answer from {runtime.ops_url}/readyz (")
+
+
+SLOW_IMPORT_YAML = """
+    version: 1
+    app: warmth
+    flows: {f: {}}
+    topics:
+      job: {}
+    steps:
+      slow:
+        type: event
+        subscribes: [job]
+        flows: [f]
+        handler: steps/slow.py
+"""
+# Importing the handler takes 2 s, so a replaced worker is cold long enough to be seen.
+SLOW_IMPORT_FILES = {"steps/slow.py": """
+    import time
+
+    time.sleep(2)
+
+    async def handler(data, ctx):
+        pass
+"""}
+
+
+async def test_with_eager_a_step_without_a_warm_worker_is_not_ready(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import signal
+
+    from motia.runner import health
+
+    source = write_project(tmp_path, SLOW_IMPORT_YAML, SLOW_IMPORT_FILES)
+    app: App = compile_project(source).app
+    config = RunConfig(state="memory", role="workers", eager=True, log_format="none")
+    async with Runtime(app, config) as runtime:
+        # Given an eager workers replica, ready once its worker is warm
+        ready, report = await health.readiness(runtime)
+        assert ready and report["checks"]["workers"] == {"ok": True, "eager": True}
+        # When the step's only worker is killed
+        (worker,) = list(runtime.pool.workers)
+        os.kill(worker.pid, signal.SIGKILL)
+        # Then readiness names the step until its replacement is warm, then comes back
+        deadline = asyncio.get_running_loop().time() + 30
+        while (found := await health.readiness(runtime))[0]:
+            assert asyncio.get_running_loop().time() < deadline, "never saw the cold worker"
+            await asyncio.sleep(0.02)
+        assert found[1]["not_ready"] == ["workers"]
+        assert found[1]["checks"]["workers"] == {
+            "ok": False, "eager": True,
+            "error": "step 'slow': no worker process is running yet"}
+        while not (await health.readiness(runtime))[0]:
+            assert asyncio.get_running_loop().time() < deadline, "the worker never came back"
+            await asyncio.sleep(0.05)
