@@ -1,4 +1,5 @@
-"""What `motia build` deploys, worked out from the compiled app: a pure function.
+"""What `motia build` deploys, worked out from the compiled app (and which of
+requirements.txt, pyproject.toml and package.json the project has); no file is written.
 
 A deployment runs each role in its own service (compose) or Deployment (Kubernetes):
 `gateway` for the API steps, `workers` for the event steps, `cron` for the cron steps;
