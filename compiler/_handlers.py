@@ -81,7 +81,7 @@ def _missing(step: Step, found: Definitions) -> CompileError:
 
 
 def _syntax_error(step: Step, error: tuple[int, int, str], problems: Problems,
-                  where: tuple[str, str, str]) -> Diagnostic:
+                  where: tuple[str, ...]) -> Diagnostic:
     assert step.handler is not None
     line, col, text = error
     shown = os.path.normpath(os.path.join(os.path.dirname(problems.doc.file), step.handler.path))
