@@ -1,22 +1,20 @@
 """Stage 4: the rules that need the whole App, and the warnings about how it is wired.
 
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
+streams a step writes are declared, the `streams_auth` handler exists,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
-handler files exist. Warnings (the project still compiles): a topic nobody subscribes
-to, a step in no flow, steps that trigger each other in a cycle.
+handler files exist and define their function. Warnings (the project still compiles): a topic nobody subscribes
+to, a step in no flow, a stream no step writes, steps that trigger each other in a cycle.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import zoneinfo
-from collections.abc import Callable
 from pathlib import Path
 
-from croniter import croniter
-
+from motia.compiler._handlers import check_handler
 from motia.compiler._problems import Problems
+from motia.compiler.cron import check_cron, check_timezone
 from motia.compiler.ir import App, JSONSchema, Step, Topic
 from motia.compiler.keypaths import KeyPath, check_in_schema, parse_key_path
 from motia.compiler.suggest import did_you_mean
@@ -24,27 +22,37 @@ from motia.errors import CompileError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
 _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CRON_HINT = ('use 5 fields "minute hour day month weekday" (e.g. "0 3 * * *"), '
-              "6 with seconds last, or @hourly/@daily/@weekly/@monthly/@yearly")
 
 
 def check(app: App, problems: Problems, *, require_handlers: bool = True) -> None:
     """File every cross-reference error of `app`; warnings only when there is none."""
     topics = {topic.name for topic in app.topics}
     flows = {flow.name for flow in app.flows}
+    streams = {stream.name for stream in app.streams}
     routes: dict[tuple[str, str], str] = {}
     for step in app.steps:
         _check_references(step, topics, flows, problems)
+        _check_streams(step, streams, problems)
         if step.type == "api":
             _check_route(step, routes, problems)
         if step.type == "cron":
             _check_schedule(step, problems)
         if step.idempotency is not None and step.idempotency.key is not None:
             _check_idempotency_key(app, step, step.idempotency.key, problems)
-        if require_handlers:
-            _check_handler(step, Path(app.root), problems)
+        check_handler(step, Path(app.root), problems, require_file=require_handlers)
+    if app.streams_auth is not None:
+        check_handler(app.streams_auth, Path(app.root), problems,
+                      require_file=require_handlers, where=("streams_auth",))
     if not problems.errors:
         warn(app, problems)
+
+
+def _check_streams(step: Step, streams: set[str], problems: Problems) -> None:
+    for index, stream in enumerate(step.streams):
+        if stream not in streams:
+            hint = did_you_mean(stream, streams, fallback="declare it under `streams:`")
+            message = f"step '{step.name}' writes undeclared stream '{stream}'"
+            problems.error(("steps", step.name, "streams", index), CompileError(message, hint))
 
 
 def _check_references(step: Step, topics: set[str], flows: set[str], problems: Problems) -> None:
@@ -61,6 +69,10 @@ def _check_references(step: Step, topics: set[str], flows: set[str], problems: P
             problems.error(path + ("flows", index), CompileError(f"unknown flow '{flow}'", hint))
 
 
+#: paths the runner serves itself on the gateway's port, before any step's route
+RESERVED_PATHS = {"/healthz": "liveness probe", "/readyz": "readiness probe"}
+
+
 def _check_route(step: Step, routes: dict[tuple[str, str], str], problems: Problems) -> None:
     if step.method is None or step.path is None:
         return  # the schema stage reported the missing key
@@ -68,6 +80,12 @@ def _check_route(step: Step, routes: dict[tuple[str, str], str], problems: Probl
         shape = route_shape(step.path)
     except CompileError as exc:
         problems.error(("steps", step.name, "path"), exc)
+        return
+    if step.path.rstrip("/") in RESERVED_PATHS:
+        message = (f"path {step.path} is taken by the {RESERVED_PATHS[step.path.rstrip('/')]} "
+                   "that every replica answers; a step cannot serve it")
+        problems.error(("steps", step.name, "path"),
+                       CompileError(message, "pick another path, e.g. /status"))
         return
     first = routes.setdefault((step.method, shape), step.name)
     if first != step.name:
@@ -146,6 +164,9 @@ def _segment_param(path: str, segment: str) -> str | None:
     if segment == "":
         raise CompileError(f"path '{path}' has an empty segment ('//')", "remove the extra '/'")
     if "{" not in segment and "}" not in segment:
+        if segment.startswith(":") and _PARAM.match(segment[1:]):
+            raise CompileError(f"Express-style path parameter '{segment}' in '{path}'",
+                               f"write `{_braced(path)}`: path parameters go in braces")
         if not _SEGMENT.match(segment):
             raise CompileError(f"path '{path}' has a character a URL path cannot hold in "
                                f"'{segment}'", "use letters, digits and - . _ ~ in paths")
@@ -158,6 +179,12 @@ def _segment_param(path: str, segment: str) -> str | None:
         raise CompileError(f"invalid path parameter name '{name}' in '{path}'",
                            "use letters, digits and _, starting with a letter or _")
     return name
+
+
+def _braced(path: str) -> str:
+    """`/chat/:id/messages/:n` -> `/chat/{id}/messages/{n}`."""
+    return "/".join(f"{{{seg[1:]}}}" if seg.startswith(":") and _PARAM.match(seg[1:]) else seg
+                    for seg in path.split("/"))
 
 
 def _check_schedule(step: Step, problems: Problems) -> None:
@@ -174,57 +201,6 @@ def _check_schedule(step: Step, problems: Problems) -> None:
             problems.error(path + ("timezone",), exc)
 
 
-@functools.lru_cache(maxsize=1024)  # apps repeat a few schedules; croniter is slow to parse
-def check_cron(expression: str) -> None:
-    """Raise CompileError unless croniter reads `expression` (5 fields, or 6 with seconds)."""
-    fields = expression.split()
-    if not (len(fields) == 1 and expression.strip().startswith("@")) and len(fields) not in (5, 6):
-        raise CompileError(f"cron expression '{expression}' has {len(fields)} fields, "
-                           "expected 5 (or 6 with seconds)", _CRON_HINT)
-    try:
-        croniter(expression)
-    # croniter raises assorted exception types for assorted bad strings; all mean "invalid".
-    except Exception as exc:  # noqa: BLE001
-        raise CompileError(f"invalid cron expression '{expression}': {exc}", _CRON_HINT) from None
-
-
-def check_timezone(name: str) -> None:
-    """Raise CompileError unless `name` is an IANA time zone this machine knows."""
-    if name in _timezones():
-        return
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        hint = did_you_mean(name, _timezones(), fallback="use an IANA name like Europe/Paris or UTC")
-        raise CompileError(f"unknown time zone '{name}'", hint) from None
-
-
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def _check_handler(step: Step, root: Path, problems: Problems) -> None:
-    if step.handler is None:
-        return
-    file = root / step.handler.path
-    if _is(file, Path.is_file):
-        return
-    if _is(file, Path.is_dir):
-        message, hint = f"handler '{step.handler.path}' is a directory", "name a file"
-    else:
-        message = f"handler file '{step.handler.path}' not found"
-        hint = "create it, or run `motia compile --stubs` to generate it (paths are relative to motia.yaml)"
-    problems.error(("steps", step.name, "handler"), CompileError(message, hint))
-
-
-def _is(path: Path, test: Callable[[Path], bool]) -> bool:
-    try:
-        return test(path)
-    except (OSError, ValueError):  # a name the OS cannot hold (NUL, too long): not there
-        return False
-
-
 def warn(app: App, problems: Problems) -> None:
     """File the warnings of a valid `app`: dead-end topics, steps in no flow, cycles."""
     subscribed = {topic for step in app.steps for topic in step.subscribes}
@@ -237,6 +213,12 @@ def warn(app: App, problems: Problems) -> None:
         if not step.flows:
             problems.warn(("steps", step.name), f"step '{step.name}' is in no flow",
                           "add `flows: [<flow>]` so diagrams and the Workbench show it")
+    written = {stream for step in app.steps for stream in step.streams}
+    for stream in app.streams:
+        if stream.name not in written:
+            problems.warn(("streams", stream.name), f"stream '{stream.name}' is written by no step",
+                          f"add `streams: [{stream.name}]` to the steps that call "
+                          f"ctx.streams.{stream.name}, or remove it")
     _warn_cycles(app, problems)
 
 

@@ -86,13 +86,17 @@ class Runtime:
         self.scheduler: Any = None
         self.ticks: Any = None
         self.delivery: DeliveryServices | None = None
+        self.streams: Any = None  # a StreamHub when the app declares streams
         self.port: int | None = None
+        self.ops_port: int | None = None  # the ops server's (--metrics-port), once listening
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._closers: list[tuple[str, Closer]] = []
         self.topics = TopicSchemas.of(app)
         self.started = False
         self.stopping = False
+        #: set by the first stop signal, before stopping begins: readiness is off at once
+        self.draining = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -118,7 +122,7 @@ class Runtime:
         """Stop intake, drain in-flight work within `grace` (default config.grace), close."""
         if self.stopping:
             return
-        self.stopping = True
+        self.stopping = self.draining = True
         try:
             await self._unwind(self.config.grace if grace is None else grace, raise_errors=True)
         finally:
@@ -131,6 +135,8 @@ class Runtime:
 
         config = self.config
         self._push("logging bridge", _sync_closer(bridge_stdlib_logging(self.logger)))
+        if config.metrics_port is not None:
+            await self._start_ops(config.metrics_port)
         self.store = create_store(config.state, namespace=self.app.name, url=config.state_url,
                                   root=Path(self.app.root))
         await self.store.open()
@@ -139,6 +145,8 @@ class Runtime:
         self._push("leases", _ignore_grace(leases.close))
         self.delivery = DeliveryServices(invoker=self, store=self.store, leases=leases,
                                          logger=self.logger)
+        if self.app.streams:
+            await self._start_streams()
         self.bus = create_bus(config.events, app=self.app, store=self.store, hooks=self.hooks,
                               url=config.amqp_url)
         await self.bus.open()
@@ -160,7 +168,8 @@ class Runtime:
         # event handler, so it should not hold that step's worker processes.
         eager = self.config.eager and [s.name for s in self.app.steps
                                        if s.type in self.config.step_types]
-        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks, eager=eager)
+        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks, eager=eager,
+                               streams=self.streams)
         await _maybe_await(self.pool.start())
         self._push("worker pool", self._close_pool)
 
@@ -171,6 +180,19 @@ class Runtime:
         self.ticks = TickRunner(self.delivery, self.hooks, lambda: self.app)
         self._push("cron ticks", self.ticks.close)
 
+    async def _start_streams(self) -> None:
+        from motia.runner.streams import create_fanout, fanout_kind
+        from motia.runner.streams.hub import StreamHub
+        from motia.runner.streams.items import StreamItems
+
+        assert self.store is not None
+        config = self.config
+        fanout = create_fanout(fanout_kind(config.events, config.state), namespace=self.app.name,
+                               amqp_url=config.amqp_url, state_url=config.state_url)
+        self.streams = StreamHub(self.app, StreamItems(self.store), fanout)
+        await self.streams.open()
+        self._push("streams", _ignore_grace(self.streams.close))
+
     async def _start_scheduler(self) -> None:
         from motia.runner.scheduler import Scheduler
 
@@ -180,16 +202,23 @@ class Runtime:
         self.scheduler.start()
         self._push("cron", self.scheduler.stop)
 
+    async def _start_ops(self, port: int) -> None:
+        """The ops server first and closed last: probes answer while starting and draining."""
+        from motia.runner.ops import OpsServer
+
+        server = OpsServer(self)
+        self._push("ops server", server.close)
+        self.ops_port = await server.start(self.config.host, port)
+
     async def _start_http(self) -> None:
-        from motia.runner import admin
         from motia.runner.delivery.answers import ApiAnswers
         from motia.runner.gateway import Gateway
+        from motia.runner.ops import bound_port
 
         assert self.delivery is not None
-        self.gateway = Gateway(
-            self, self.app, self.config, self.logger,
-            answers=ApiAnswers(self.delivery.store, self.delivery.leases),
-            add_routes=lambda app, wrap: admin.add_admin_routes(app, self, wrap))
+        self.gateway = Gateway(self, self.app, self.config, self.logger,
+                               answers=ApiAnswers(self.delivery.store, self.delivery.leases),
+                               add_routes=self._add_routes)
         self._runner = web.AppRunner(self.gateway.application(), access_log=None,
                                      shutdown_timeout=self.config.grace)
         await self._runner.setup()
@@ -202,7 +231,21 @@ class Runtime:
                 f"cannot listen on {self.config.url}: {exc.strerror or exc}; "
                 "pick another port with --port or MOTIA_PORT"
             ) from None
-        self.port = _bound_port(self._runner, self.config.port)
+        self.port = bound_port(self._runner, self.config.port)
+
+    def _add_routes(self, app: web.Application, guarded: Callable[[Any], Any],
+                    open_: Callable[[Any], Any]) -> None:
+        """The routes beside the steps': the admin API and Workbench (token-guarded), the
+        probes (never guarded), the streams (the page guarded, the socket open)."""
+        from motia.runner import admin
+        from motia.runner.ops import add_ops_routes
+
+        admin.add_admin_routes(app, self, guarded)
+        add_ops_routes(app, self, open_)
+        if self.app.streams:
+            from motia.runner.streams.routes import add_stream_routes
+
+            add_stream_routes(app, self, open_, guarded)
 
     def _check_exposure(self) -> None:
         config = self.config
@@ -213,20 +256,17 @@ class Runtime:
             )
 
     def _check_role(self) -> None:
-        """A split role needs a bus the other roles share: the memory bus lives in this
-        process only, so what a gateway or cron replica published there would never be
-        consumed, and a workers replica would never receive anything."""
+        """A gateway or cron replica on the memory bus would publish into this process's
+        memory, where no step consumes anything (the workers role runs elsewhere): its
+        events would wait there until shutdown. Refused, with the fix."""
         config = self.config
-        if config.role == "all" or config.events != "memory":
+        if config.role not in ("gateway", "cron") or config.events != "memory":
             return
-        why = ("no other process can publish to this process's memory bus, so it would "
-               "never receive an event" if config.role == "workers" else
-               "the events it publishes would wait in this process's memory, where no step "
-               "consumes them")
         raise UsageError(
-            f"--role {config.role} with the memory event bus: {why}; use --events rabbitmq "
-            "(MOTIA_AMQP_URL) with a shared --state so the roles reach each other, or "
-            "--role all to run every part in one process")
+            f"--role {config.role} with the memory event bus: the events it publishes would "
+            "wait in this process's memory, where no step consumes them; use --events "
+            "rabbitmq (MOTIA_AMQP_URL) with a shared --state so the workers role receives "
+            "them, or --role all to run every part in one process")
 
     # --- unwinding ------------------------------------------------------------------------
 
@@ -267,9 +307,12 @@ class Runtime:
     @property
     def url(self) -> str:
         """Where the gateway listens (the real port, once started)."""
-        host = self.config.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port if self.port is not None else self.config.port}"
+        return self.config.url_for(self.port if self.port is not None else self.config.port)
+
+    @property
+    def ops_url(self) -> str | None:
+        """Where the ops server listens (--metrics-port), None without one."""
+        return None if self.ops_port is None else self.config.url_for(self.ops_port)
 
     def invoke(
         self, step: Step, payload: Any, ctx: InvocationContext
@@ -393,13 +436,6 @@ def emitted_id(event_id: str, step: str, n: int) -> str:
     raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     return raw.hex()
-
-
-def _bound_port(runner: web.AppRunner, asked: int) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return asked
 
 
 def _sync_closer(close: Callable[[], None]) -> Closer:

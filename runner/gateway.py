@@ -42,8 +42,10 @@ from motia.runner.workers.api import InvocationContext, InvocationResult
 if TYPE_CHECKING:
     from motia.runner.delivery.answers import ApiAnswers
 
-#: adds the admin API and Workbench routes, each handler wrapped by the given function
-AddRoutes = Callable[[web.Application, Callable[[Any], Any]], None]
+Wrap = Callable[[Any], Any]
+#: adds the routes beside the steps' (admin API, Workbench, probes, streams); the first
+#: wrap gives a handler the error and Workbench-token middlewares, the second the error one
+AddRoutes = Callable[[web.Application, Wrap, Wrap], None]
 
 TRACE_HEADER = "x-trace-id"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
@@ -54,7 +56,7 @@ _RESPONSE_KEYS = frozenset({"status", "body", "headers"})
 class Gateway:
     """Serves the API steps of `app` through `invoker`; `swap(app)` replaces the routes in
     place. `answers` keeps idempotent steps' first answers; `add_routes` adds the admin
-    API and the Workbench."""
+    API, the Workbench, the probes and the streams."""
 
     def __init__(self, invoker: Invoker, app: App, config: RunConfig, logger: Logger, *,
                  answers: ApiAnswers | None = None, add_routes: AddRoutes | None = None) -> None:
@@ -69,7 +71,7 @@ class Gateway:
         self.routes = RouteTable(app)
 
     def application(self) -> web.Application:
-        """The aiohttp app: error and auth middlewares, admin and Workbench routes, steps."""
+        """The aiohttp app: error and auth middlewares, admin, Workbench and ops routes, steps."""
         from motia.runner import admin
 
         config = self.config
@@ -80,8 +82,9 @@ class Gateway:
         # No app-wide middlewares: the admin and Workbench routes get theirs one by one,
         # and `handle` catches what the steps' route lets through itself.
         app = web.Application(client_max_size=config.max_body)
-        if self.add_routes is not None:
-            self.add_routes(app, lambda h: with_middlewares(h, middlewares))
+        if self.add_routes is not None:  # before the steps' catch-all
+            self.add_routes(app, lambda h: with_middlewares(h, middlewares),
+                            lambda h: with_middlewares(h, middlewares[:1]))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 

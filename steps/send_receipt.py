@@ -6,5 +6,6 @@ async def handler(payment, ctx):
     if order is not None:
         await ctx.state.set("orders", payment["order_id"], {**order, "status": "paid"})
     await ctx.state.set("receipts", payment["order_id"], payment)
+    await ctx.streams.orders.set(payment["order_id"], "status", {"status": "paid"})
     await ctx.emit({"topic": "receipt.sent", "data": payment})
     ctx.logger.info("receipt sent", {"order": payment["order_id"]})

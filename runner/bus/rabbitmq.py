@@ -99,6 +99,7 @@ class RabbitMQBus(QueueRepair, EventBus):
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._closed = False
+        self._lost_because = ""  # why the connection last dropped, for the readiness probe
 
     # --- names -------------------------------------------------------------------------
 
@@ -142,6 +143,17 @@ class RabbitMQBus(QueueRepair, EventBus):
         self._exchange = await self._channel.declare_exchange(
             _amqp.exchange_name(self.app.name), aio_pika.ExchangeType.TOPIC, durable=True)
         await self._declare_topology()
+
+    async def ping(self) -> None:
+        connection = self._connection
+        if self._closed or connection is None:
+            raise AdapterUnavailable(f"the rabbitmq event bus of app {self.app.name!r} is "
+                                     + ("closed" if self._closed else "not open"))
+        if connection.is_closed or not connection.connected.is_set():
+            raise AdapterUnavailable(
+                f"RabbitMQ at {redact(self.url)} is not connected "
+                f"({self._lost_because or 'connecting'}); reconnecting by itself every "
+                f"{self.reconnect_interval:g} s: check the broker is up")
 
     async def _close(self, grace: float) -> None:
         if self._closing or self._closed:
@@ -280,10 +292,11 @@ class RabbitMQBus(QueueRepair, EventBus):
     # --- connection events (one line each; aiormq's own records are debug chatter) ------
 
     def _lost(self, _: object, exc: BaseException | None = None) -> None:
+        self._lost_because = _amqp.reason(exc) if exc is not None else "closed"
         if not (self._closing or self._closed):
             _log.warning("RabbitMQ connection to %s lost (%s); reconnecting (events being "
                          "handled are redelivered by the broker)", redact(self.url),
-                         _amqp.reason(exc) if exc is not None else "closed")
+                         self._lost_because)
 
     def _restored(self, _: object) -> None:
         _log.warning("RabbitMQ connection to %s restored; consuming again",

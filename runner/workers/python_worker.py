@@ -29,7 +29,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError
+from motia._response import Response
+from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, StreamError
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pycontext import Context, Request
@@ -37,6 +38,7 @@ from motia.runner.workers._pyload import LoadFailure, load_handler
 
 _REPLY_ERRORS: dict[str, type[Exception]] = {
     "EmitError": EmitError, "StateError": StateError, "AdapterUnavailable": AdapterUnavailable,
+    "StreamError": StreamError,
     "TypeError": TypeError, "ValueError": ValueError,
 }
 
@@ -213,6 +215,8 @@ class Worker(asyncio.BufferedProtocol):
             self._stop(p.EXIT_OK)
 
     def _send_result(self, inv_id: int, value: Any, emits: list[list[Any]] | None) -> None:
+        if isinstance(value, Response):
+            value = value.to_dict()
         try:
             self._queue(p.result_frame(inv_id, value, emits))
         except p.NOT_JSON as exc:
@@ -306,7 +310,8 @@ class Worker(asyncio.BufferedProtocol):
         try:
             self.send({"type": p.CALL, "id": inv_id, "cid": cid, "op": op, "args": args})
         except p.NOT_JSON as exc:
-            error = EmitError if op == p.OP_EMIT else StateError
+            error = (EmitError if op == p.OP_EMIT
+                     else StreamError if op.startswith("streams.") else StateError)
             raise error(f"ctx.{op}: the value is not JSON: {exc}") from None
         self._calls[cid] = future
 
