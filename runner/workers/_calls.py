@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 _STATE_METHODS = {
     p.OP_STATE_GET: "get", p.OP_STATE_SET: "set", p.OP_STATE_DELETE: "delete",
     p.OP_STATE_GET_GROUP: "get_group", p.OP_STATE_CLEAR: "clear", p.OP_STATE_INCR: "incr",
+    p.OP_STATE_UPDATE: "update", p.OP_STATE_LIST: "list",
 }
 
 

@@ -52,9 +52,11 @@ OP_STATE_DELETE = "state.delete"
 OP_STATE_GET_GROUP = "state.get_group"
 OP_STATE_CLEAR = "state.clear"
 OP_STATE_INCR = "state.incr"
+OP_STATE_UPDATE = "state.update"
+OP_STATE_LIST = "state.list"
 OPS = (
     OP_EMIT, OP_STATE_GET, OP_STATE_SET, OP_STATE_DELETE, OP_STATE_GET_GROUP, OP_STATE_CLEAR,
-    OP_STATE_INCR,
+    OP_STATE_INCR, OP_STATE_UPDATE, OP_STATE_LIST,
 )
 
 # --- worker exit codes (anything else is a crash) --------------------------------------------
