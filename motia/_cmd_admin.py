@@ -15,12 +15,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from motia.errors import MotiaError, UsageError
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 TIMEOUT = 30.0
+#: keys per admin API request of `motia state ls GROUP`
+PAGE = 1000
 
 
 class AdminRequestFailed(MotiaError):
@@ -48,6 +51,7 @@ def register(sub: Any) -> None:
     put.set_defaults(func=cmd_state_set)
     ls = _command(state_sub, "ls", "list the groups, or the keys and values of GROUP")
     ls.add_argument("group", nargs="?")
+    ls.add_argument("--prefix", help="with GROUP: only the keys that start with PREFIX")
     ls.set_defaults(func=cmd_state_ls)
 
     dlq = sub.add_parser("dlq", help="list and replay dead letters of a running app")
@@ -95,11 +99,44 @@ def cmd_state_set(args: argparse.Namespace) -> int:
 
 def cmd_state_ls(args: argparse.Namespace) -> int:
     if args.group is None:
+        if args.prefix is not None:
+            raise UsageError("motia state ls: --prefix needs a GROUP (the keys of which group?)")
         for group in call(args, "GET", "/state")["groups"]:
             print(group)
         return 0
-    print(_pretty(call(args, "GET", f"/state/{_q(args.group)}")["items"]))
+    for line in _object_lines(_pages(args)):  # printed as pages arrive: a big group streams
+        print(line)
     return 0
+
+
+def _pages(args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
+    """(key, value) of GROUP in key order, a page of PAGE keys per request."""
+    query = {"limit": str(PAGE)} | ({"prefix": args.prefix} if args.prefix is not None else {})
+    while True:
+        page = call(args, "GET", f"/state/{_q(args.group)}?{urllib.parse.urlencode(query)}")
+        yield from page["items"].items()
+        if page["cursor"] is None:
+            return
+        query["cursor"] = page["cursor"]
+
+
+def _object_lines(items: Iterator[tuple[str, Any]]) -> Iterator[str]:
+    """The lines `_pretty(dict(items))` prints, produced as the items arrive."""
+    first = next(items, None)
+    if first is None:
+        yield "{}"
+        return
+    yield "{"
+    pending = first
+    for item in items:
+        yield _member(*pending) + ","
+        pending = item
+    yield _member(*pending)
+    yield "}"
+
+
+def _member(key: str, value: Any) -> str:
+    return "  " + json.dumps(key, ensure_ascii=False) + ": " + _pretty(value).replace("\n", "\n  ")
 
 
 def cmd_dlq_ls(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from _runtime_projects import FIXABLE_FILES, FIXABLE_YAML, write_project
 
+from motia import _cmd_admin
 from motia.cli import main
 
 
@@ -120,6 +121,29 @@ def test_run_serves_until_sigterm_and_the_admin_commands_talk_to_it(
     assert code == 1
     assert err.startswith(f"motia: error: no Motia app at {url} (")
     assert err.endswith("start it with `motia run`, or point --url / MOTIA_URL at it\n")
+
+
+def test_state_ls_pages_through_a_group_in_key_order(
+    served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a group written out of key order
+    for key in ("u:3", "u:1", "admin", "u:2"):
+        assert motia(capsys, "state", "set", "users", key, f'{{"id": "{key}"}}',
+                     "--url", served.url)[0] == 0
+    # When `motia state ls GROUP` reads it two keys per request
+    monkeypatch.setattr(_cmd_admin, "PAGE", 2)
+    code, out, _ = motia(capsys, "state", "ls", "users", "--prefix", "u:", "--url", served.url)
+    # Then it prints the matching keys in order, as one JSON object
+    assert (code, json.loads(out)) == (0, {k: {"id": k} for k in ("u:1", "u:2", "u:3")})
+    assert list(json.loads(out)) == ["u:1", "u:2", "u:3"]
+    assert out == json.dumps(json.loads(out), indent=2) + "\n"
+    assert list(json.loads(motia(capsys, "state", "ls", "users", "--url", served.url)[1])) == [
+        "admin", "u:1", "u:2", "u:3"]
+    assert motia(capsys, "state", "ls", "empty", "--url", served.url)[1] == "{}\n"
+    # And --prefix without a group is a usage error
+    code, _, err = motia(capsys, "state", "ls", "--prefix", "u:", "--url", served.url)
+    assert (code, err) == (2, "motia: error: motia state ls: --prefix needs a GROUP (the keys "
+                              "of which group?)\n")
 
 
 def test_a_bad_json_argument_exits_2_with_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
