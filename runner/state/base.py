@@ -87,8 +87,16 @@ class StateStore(ABC):
 
     # --- public state API (ctx.state) ------------------------------------------------
 
+    # Reads of a name no store can keep (see `_storable`) find nothing rather than fail:
+    # such a key cannot exist, and a handler looking up a client's id gets its 404.
+    # Writes refuse it with the StateError.
+
     async def get(self, group: str, key: str) -> Any:
-        raw = await self._get(_group(group), _key(key))
+        try:
+            group, key = _group(group), _key(key)
+        except _Unstorable:
+            return None
+        raw = await self._get(group, key)
         return None if raw is None else json.loads(raw)
 
     async def set(self, group: str, key: str, value: Any) -> Any:
@@ -96,13 +104,25 @@ class StateStore(ABC):
         return value
 
     async def delete(self, group: str, key: str) -> None:
-        await self._delete(_group(group), _key(key))
+        try:
+            group, key = _group(group), _key(key)
+        except _Unstorable:
+            return
+        await self._delete(group, key)
 
     async def get_group(self, group: str) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in (await self._items(_group(group))).items()}
+        try:
+            group = _group(group)
+        except _Unstorable:
+            return {}
+        return {k: json.loads(v) for k, v in (await self._items(group)).items()}
 
     async def clear(self, group: str) -> None:
-        await self._clear(_group(group))
+        try:
+            group = _group(group)
+        except _Unstorable:
+            return
+        await self._clear(group)
 
     async def incr(self, group: str, key: str, by: Number = 1) -> Number:
         if isinstance(by, bool) or not isinstance(by, int | float) or not math.isfinite(by):
@@ -124,8 +144,12 @@ class StateStore(ABC):
                    ) -> dict[str, Any]:
         """One page of `group` in key order: `{"items": [{"key", "value"}], "cursor"}`;
         pass `cursor` back for the next page (it is None after the last one)."""
-        group, start = _group(group), _paging.check_prefix(prefix)
-        count, after = _paging.check_limit(limit), _paging.decode_cursor(cursor)
+        start, count = _paging.check_prefix(prefix), _paging.check_limit(limit)
+        after = _paging.decode_cursor(cursor)
+        try:
+            group = _group(group)
+        except _Unstorable:
+            return _paging.page([], count, json.loads)
         rows = await self._page(group, after, start, count + 1)
         return _paging.page(rows, count, json.loads)
 
@@ -241,23 +265,27 @@ def _key(key: object) -> str:
     return _storable("key", key, MAX_KEY_BYTES)
 
 
+class _Unstorable(StateError):
+    """Raised for a group or key name that no store can keep (NUL, lone surrogate, length)."""
+
+
 def _storable(what: str, name: str, limit: int) -> str:
     """`name` if every store can keep it as it is; the same refusal on every store.
 
     PostgreSQL text cannot hold NUL, and no UTF-8 column or Redis key can hold a lone
     surrogate; rather than encode them into something other tools would show mangled,
-    such names are refused where they are used. (Values may contain both: they are kept
-    as JSON text, where they are escapes.)"""
+    writes refuse such names (and reads find nothing under them). Values may contain
+    both: they are kept as JSON text, where they are escapes."""
     try:
         size = len(name.encode())
     except UnicodeEncodeError as exc:
-        raise StateError(f"state {what} {name!r}: is not valid Unicode (a lone surrogate at "
+        raise _Unstorable(f"state {what} {name!r}: is not valid Unicode (a lone surrogate at "
                          f"index {exc.start}); use a key of real characters") from None
     if "\x00" in name:
-        raise StateError(f"state {what} {name!r}: contains a NUL character, which the stores "
+        raise _Unstorable(f"state {what} {name!r}: contains a NUL character, which the stores "
                          "cannot keep; leave it out or encode the name (e.g. hex)")
     if size > limit:
-        raise StateError(f"state {what} of {size} bytes is longer than the limit of {limit} "
+        raise _Unstorable(f"state {what} of {size} bytes is longer than the limit of {limit} "
                          "bytes (UTF-8); use a shorter one, e.g. a hash of it")
     return name
 

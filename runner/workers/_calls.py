@@ -24,6 +24,12 @@ _STATE_METHODS = {
 }
 
 
+def _public_type(exc: Exception) -> str:
+    """The name handlers know the error by: the first public class of its hierarchy (a
+    store's private StateError subclass is a StateError to them)."""
+    return next(c.__name__ for c in type(exc).__mro__ if not c.__name__.startswith("_"))
+
+
 class HandlerCalls:
     """The `call` and `log` messages of one worker, answered with `reply` frames."""
 
@@ -86,7 +92,7 @@ class HandlerCalls:
         try:
             value = await method(*args)
         except Exception as exc:  # noqa: BLE001 - store errors go back to the handler that asked
-            self._reply_error(cid, type(exc).__name__, str(exc))
+            self._reply_error(cid, _public_type(exc), str(exc))
             return
         self.owner.hooks.after_state_op(self.step.name, ctx, op, args)
         self._reply(cid, value)

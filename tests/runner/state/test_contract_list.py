@@ -3,7 +3,8 @@
 `list` pages through a group in key order (code points: the same order on every store)
 with a cursor that stays correct while the group changes. Key and group names every
 store can keep are the same everywhere: NUL, lone surrogates and over-long names are
-refused with the same StateError; values keep both (they are JSON escapes).
+refused by writes with the same StateError, and found by no read; values keep both
+(they are JSON escapes).
 """
 
 from __future__ import annotations
@@ -167,20 +168,35 @@ async def test_a_redis_group_written_before_the_key_index_still_lists(backend: B
     ("x\ud800", "is not valid Unicode (a lone surrogate at index 1); use a key of real "
                 "characters"),
 ])
-async def test_nul_and_lone_surrogates_in_keys_and_groups_are_refused_everywhere(
+async def test_writes_refuse_nul_and_lone_surrogates_in_names_on_every_store(
     store: StateStore, name: str, message: str
 ) -> None:
     for what, call in [
-        ("key", lambda: store.set("g", name, 1)), ("key", lambda: store.get("g", name)),
-        ("key", lambda: store.update("g", name, [{"remove": ""}])),
-        ("key", lambda: store.incr("g", name)), ("key", lambda: store.delete("g", name)),
-        ("group", lambda: store.set(name, "k", 1)), ("group", lambda: store.list(name)),
-        ("group", lambda: store.get_group(name)),
+        ("key", lambda: store.set("g", name, 1)), ("key", lambda: store.incr("g", name)),
+        ("key", lambda: store.update("g", name, [{"set": "a", "value": 1}])),
+        ("group", lambda: store.set(name, "k", 1)),
+        ("group", lambda: store.update(name, "k", [{"remove": ""}])),
     ]:
         with pytest.raises(StateError) as raised:
             await call()
         assert str(raised.value) == f"state {what} {name!r}: {message}"
     assert await store.groups() == []
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "x\ud800", "k" * 1025])
+async def test_reads_of_a_name_no_store_can_keep_find_nothing(
+    store: StateStore, name: str
+) -> None:
+    # A client's id used as a key: the lookup finds nothing (a 404), it does not fail
+    assert await store.get("g", name) is None
+    assert await store.get(name, "k") is None
+    assert await store.get_group(name) == {}
+    assert await store.list(name) == {"items": [], "cursor": None}
+    await store.delete("g", name)
+    await store.clear(name)
+    # and bad paging arguments are still refused
+    with pytest.raises(StateError, match=r"^state.list limit 0: "):
+        await store.list(name, limit=0)
 
 
 async def test_over_long_keys_and_groups_are_refused(store: StateStore) -> None:
