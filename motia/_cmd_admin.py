@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from motia.errors import MotiaError, UsageError
+from motia.runner import _json_input as json_input
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 TIMEOUT = 30.0
@@ -175,16 +176,18 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 
 
 def parse_json(text: str, what: str) -> Any:
-    """A JSON argument, or UsageError (exit 2) explaining how to quote it."""
+    """A JSON argument, or UsageError (exit 2) saying what is wrong with it."""
     if text == "-":
         text = sys.stdin.read()
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        return json_input.loads(text)
+    except json.JSONDecodeError as exc:  # a syntax error: most often the shell's quoting
         raise UsageError(
             f"{what} argument {text!r} is not valid JSON ({exc}); quote it for the shell, "
             "e.g. '{\"id\": \"42\"}' or '\"a string\"'"
         ) from None
+    except ValueError as exc:
+        raise UsageError(f"{what} argument {text!r} is not valid JSON ({exc})") from None
 
 
 def base_url(args: argparse.Namespace) -> str:
@@ -224,7 +227,14 @@ def _failed(exc: urllib.error.HTTPError) -> AdminRequestFailed:
 
 
 def _q(part: str) -> str:
-    return urllib.parse.quote(part, safe="")
+    """`part` for a URL path; UsageError when it is not text (argv bytes that are not UTF-8
+    arrive as lone surrogates)."""
+    try:
+        return urllib.parse.quote(part, safe="")
+    except UnicodeEncodeError:
+        shown = part.encode("utf-8", "surrogateescape")
+        raise UsageError(f"argument {shown!r} is not UTF-8 text; check the terminal's "
+                         "encoding (LANG / LC_ALL)") from None
 
 
 def _pretty(value: Any) -> str:

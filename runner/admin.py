@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from motia.errors import EmitError, StateError
-from motia.runner._http_errors import dumps, error_response
+from motia.runner import _json_input as json_input
+from motia.runner._http_errors import dumps, error_response, read_body
 from motia.runner.hooks import Hooks
-from motia.runner.logs import LEVELS, LogRecord
+from motia.runner.logs import LEVELS, Logger, LogRecord
 from motia.runner.state._paging import MAX_LIMIT
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ class _AdminApi:
 
     async def state_set(self, request: web.Request) -> web.Response:
         group, key = request.match_info["group"], request.match_info["key"]
-        value = await _body(request)
+        value = await _body(request, self.rt.logger)
         if isinstance(value, web.Response):
             return value
         return await _state_call(lambda: self._set(group, key, value))
@@ -265,7 +266,7 @@ class _AdminApi:
     async def emit(self, request: web.Request) -> web.Response:
         from motia.runner.app import EventRejected
 
-        body = await _body(request)
+        body = await _body(request, self.rt.logger)
         if isinstance(body, web.Response):
             return body
         if not isinstance(body, dict) or not isinstance(body.get("topic"), str):
@@ -280,9 +281,13 @@ class _AdminApi:
         return _json({"event_id": event.event_id, "trace_id": event.trace_id})
 
 
-async def _body(request: web.Request) -> Any:
+async def _body(request: web.Request, logger: Logger) -> Any:
+    """The JSON body (null when empty), or the 400 response that answers the request."""
+    raw = await read_body(request, logger)
+    if raw is None:
+        return web.Response(status=400)  # the client went away; nobody reads this
     try:
-        return json.loads(await request.read() or b"null")
+        return json_input.loads(raw or b"null")
     except ValueError as exc:
         return error_response(400, "InvalidJSON", f"request body is not valid JSON: {exc}")
 

@@ -153,6 +153,30 @@ def test_a_bad_json_argument_exits_2_with_the_fix(capsys: pytest.CaptureFixture[
     assert "quote it for the shell" in err
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["state", "set", "g", "k", "NaN"],
+     "JSON argument 'NaN' is not valid JSON (NaN is not a JSON number (JSON has no NaN or "
+     "Infinity); send a number, a string or null)"),
+    (["emit", "t", "[" * 101 + "]" * 101],
+     f"JSON argument '{'[' * 101 + ']' * 101}' is not valid JSON (it nests arrays and objects "
+     "more than 100 levels deep; flatten the document)"),
+    (["emit", "t", '"\\ud800"'],
+     "JSON argument '\"\\\\ud800\"' is not valid JSON (the string at / holds a lone surrogate "
+     "(\\ud800), which is not a character; send the text as UTF-8 or as a complete surrogate "
+     "pair)"),
+    # bytes that are not UTF-8 reach argv as lone surrogates (surrogateescape)
+    (["state", "set", "g", "\udcff", "1"],
+     "argument b'\\xff' is not UTF-8 text; check the terminal's encoding (LANG / LC_ALL)"),
+    (["state", "get", "g\udcfe", "k"],
+     "argument b'g\\xfe' is not UTF-8 text; check the terminal's encoding (LANG / LC_ALL)"),
+])
+def test_hostile_cli_input_exits_2_before_any_request(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = motia(capsys, *argv, "--url", "http://127.0.0.1:9")  # nothing listens there
+    assert (code, err.splitlines()[0]) == (2, f"motia: error: {message}")
+
+
 def test_run_without_a_project_says_how_to_make_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
