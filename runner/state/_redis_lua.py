@@ -9,7 +9,7 @@ trimmed on every add so marks with unique keys do not pile up.
 KEYS/ARGV layout shared by the per-key scripts:
 KEYS[1] group hash, KEYS[2] the key's expiring-entry string, KEYS[3] the group's expiry
 index, KEYS[4] the set of group names, KEYS[5] the group's key index (the hash's keys,
-for state.list: _redis_update.py); ARGV[1] key, ARGV[2] group, then script args.
+for state.list: _redis_list.py); ARGV[1] key, ARGV[2] group, then script args.
 """
 
 from __future__ import annotations

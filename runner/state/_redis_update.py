@@ -1,4 +1,4 @@
-r"""`state.update` and `state.list` on Redis: the Lua scripts and the arguments they take.
+r"""`state.update` on Redis: the Lua port of _update.py and the arguments it takes.
 
 UPDATE is the Lua port of _update.py, run by the server in one script call, so an update
 is atomic however many replicas send one. It does not use cjson: cjson decodes `[]` and
@@ -18,12 +18,6 @@ number of ops, then per op: its name, its number of segments n, n pairs (segment
 JSON string token, the array index it names or ''), and its JSON text (value or `by`).
 Returns {'ok', new text} ({'ok'} when the key is gone) or {'err', op index, code,
 depth, found}, which `_update.failure` turns into the same StateError as Python's.
-
-The key index (`k:<group>`, a sorted set with every score 0) lists a group's durable
-keys in byte order, which is code-point order for UTF-8, so LIST pages with
-ZRANGEBYLEX instead of sorting the hash. Every script that adds or removes a hash
-field keeps it in step; LIST rebuilds it when its size differs from the hash's (a group
-written before the index existed).
 """
 
 from __future__ import annotations
@@ -366,35 +360,6 @@ redis.call('SADD', KEYS[4], ARGV[2])
 return {'ok', out}
 """
 
-# KEYS[1] group hash, KEYS[2] key index; ARGV[1] min, ARGV[2] max (ZRANGEBYLEX syntax),
-# ARGV[3] how many. Returns a flat list key, value, key, value... in key order.
-LIST = r"""
-local size = redis.call('HLEN', KEYS[1])
-if redis.call('ZCARD', KEYS[2]) ~= size then
-  redis.call('DEL', KEYS[2])
-  local keys = redis.call('HKEYS', KEYS[1])
-  for first = 1, #keys, 1000 do
-    local args = {}
-    for n = first, math.min(first + 999, #keys) do
-      args[#args + 1] = 0
-      args[#args + 1] = keys[n]
-    end
-    redis.call('ZADD', KEYS[2], unpack(args))
-  end
-end
-local keys = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
-local out = {}
-if #keys == 0 then return out end
-local values = redis.call('HMGET', KEYS[1], unpack(keys))
-for n = 1, #keys do
-  if values[n] then
-    out[#out + 1] = keys[n]
-    out[#out + 1] = values[n]
-  end
-end
-return out
-"""
-
 _token = json.JSONEncoder().encode  # the key tokens the stored text has (ASCII-escaped)
 
 
@@ -408,12 +373,3 @@ def update_args(key: str, group: str, ops: Sequence[Op]) -> list[str]:
             args += [_token(segment), "" if position is None else str(position)]
         args.append(op.text)
     return args
-
-
-def lex_range(after: str | None, prefix: str, end: str | None) -> tuple[str, str]:
-    """ZRANGEBYLEX bounds: keys after `after` (exclusive), from `prefix`, below `end`."""
-    if after is not None and after >= prefix:
-        low = "(" + after
-    else:
-        low = "[" + prefix if prefix else "-"
-    return low, "+" if end is None else "(" + end

@@ -10,7 +10,7 @@ one app's keys share a slot, so its multi-key scripts stay legal on a cluster):
 - `e:<group>`               sorted set key -> expiry (ms): the index of a group's
                             expiring entries, so they can be listed and cleared
 - `k:<group>`               sorted set of the hash's keys, all scored 0: the key index
-                            `state.list` pages through in key order (_redis_update.py)
+                            `state.list` pages through in key order (_redis_list.py)
 
 Every read-modify-write is a Lua script (see _redis_lua.py) or a MULTI block: one round
 trip, atomic on the server. The client never re-sends a command after a dropped
@@ -32,8 +32,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from motia.errors import StateError
+from motia.runner.state import _redis_list, _redis_update
 from motia.runner.state import _redis_lua as lua
-from motia.runner.state import _redis_update
 from motia.runner.state._paging import prefix_end
 from motia.runner.state._unavailable import CONNECT_TIMEOUT, unavailable
 from motia.runner.state._update import Op, failure
@@ -84,8 +84,8 @@ class RedisStore(StateStore):
         self._client = client
         for name in ("DELETE", "TAKE", "INCR", "ADD_IF_ABSENT", "ITEMS", "CLEAR", "GROUPS"):
             self._scripts[name] = client.register_script(getattr(lua, name))
-        for name in ("UPDATE", "LIST"):
-            self._scripts[name] = client.register_script(getattr(_redis_update, name))
+        self._scripts["UPDATE"] = client.register_script(_redis_update.UPDATE)
+        self._scripts["LIST"] = client.register_script(_redis_list.LIST)
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -206,7 +206,7 @@ class RedisStore(StateStore):
     async def _page(
         self, group: str, after: str | None, prefix: str, count: int
     ) -> list[tuple[str, str]]:
-        low, high = _redis_update.lex_range(after, prefix, prefix_end(prefix))
+        low, high = _redis_list.lex_range(after, prefix, prefix_end(prefix))
         flat = await self._run("LIST", [self._hash(group), self._keys(group)], [low, high, count])
         return [(str(k), str(v)) for k, v in zip(flat[::2], flat[1::2], strict=True)]
 
