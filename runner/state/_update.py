@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import UnionType
 from typing import Any
 
 from motia.compiler.suggest import did_you_mean
@@ -231,7 +232,7 @@ def _set(holder: list[Any], op: Op, index: int) -> None:
     container[slot] = op.value()
 
 
-def _target(holder: list[Any], op: Op, index: int, kind: type, empty: Any,
+def _target(holder: list[Any], op: Op, index: int, kind: type | UnionType, empty: Any,
             code: str) -> tuple[Any, Any, Any]:
     """(container, slot, value) for an op that needs a `kind` at its path (null: `empty`)."""
     container, slot = _walk(holder, op, index)
@@ -252,8 +253,7 @@ def _append(holder: list[Any], op: Op, index: int) -> None:
 
 
 def _increment(holder: list[Any], op: Op, index: int) -> None:
-    container, slot, number = _target(holder, op, index, int | float, 0,  # type: ignore[arg-type]
-                                      "not_number")
+    container, slot, number = _target(holder, op, index, int | float, 0, "not_number")
     try:
         total = number + op.value()
     except OverflowError:  # an integer too big for a float, added to a float
