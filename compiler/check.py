@@ -58,6 +58,10 @@ def _check_references(step: Step, topics: set[str], flows: set[str], problems: P
             problems.error(path + ("flows", index), CompileError(f"unknown flow '{flow}'", hint))
 
 
+#: paths the runner serves itself on the gateway's port, before any step's route
+RESERVED_PATHS = {"/healthz": "liveness probe", "/readyz": "readiness probe"}
+
+
 def _check_route(step: Step, routes: dict[tuple[str, str], str], problems: Problems) -> None:
     if step.method is None or step.path is None:
         return  # the schema stage reported the missing key
@@ -65,6 +69,12 @@ def _check_route(step: Step, routes: dict[tuple[str, str], str], problems: Probl
         shape = route_shape(step.path)
     except CompileError as exc:
         problems.error(("steps", step.name, "path"), exc)
+        return
+    if step.path.rstrip("/") in RESERVED_PATHS:
+        message = (f"path {step.path} is taken by the {RESERVED_PATHS[step.path.rstrip('/')]} "
+                   "that every replica answers; a step cannot serve it")
+        problems.error(("steps", step.name, "path"),
+                       CompileError(message, "pick another path, e.g. /status"))
         return
     first = routes.setdefault((step.method, shape), step.name)
     if first != step.name:

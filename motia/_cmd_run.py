@@ -48,6 +48,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="bind address (MOTIA_HOST, default 127.0.0.1)")
     parser.add_argument("--role", metavar="all|gateway|workers|cron",
                         help="which parts this replica runs (MOTIA_ROLE, default all)")
+    parser.add_argument("--metrics-port",
+                        help="port of the ops server (/healthz, /readyz) for roles without "
+                             "HTTP; also serves them beside the gateway (MOTIA_METRICS_PORT)")
     parser.add_argument("--log-format", metavar="pretty|json", help="MOTIA_LOG_FORMAT")
     parser.add_argument("--max-body", help="largest request body, e.g. 2MB (MOTIA_MAX_BODY)")
     parser.add_argument("--eager", action="store_true", default=None,
@@ -61,7 +64,7 @@ def run_command(args: argparse.Namespace, *, dev: bool) -> int:
     app = compile_and_warn(source)
     flags = {name: getattr(args, name) for name in (
         "events", "state", "amqp_url", "state_url", "port", "host", "role", "log_format",
-        "max_body", "eager")}
+        "max_body", "eager", "metrics_port")}
     flags["dev"] = dev
     config = RunConfig.resolve(flags, adapters=app.adapters)
     return asyncio.run(serve(app, config, source))
@@ -123,6 +126,7 @@ def _install_signals(stop: asyncio.Event, runtime: Any) -> None:
 
     def on_signal(signum: int) -> None:
         if not stop.is_set():
+            runtime.draining = True  # readiness off now, before the drain is scheduled
             stop.set()
             return
         sys.stderr.write(f"motia: {signal.Signals(signum).name} again: killing\n")
@@ -163,6 +167,9 @@ def print_banner(runtime: Any, out: TextIO) -> None:
     if config.serves_http:
         lines += ["", f"Listening on {runtime.url}",
                   f"Workbench: {runtime.url}/__motia/   admin API: {runtime.url}/__motia/api/"]
+    probes = runtime.ops_url or (runtime.url if config.serves_http else None)
+    if probes:
+        lines.append(f"Health: {probes}/healthz   readiness: {probes}/readyz")
     lines.append("Press Ctrl+C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()

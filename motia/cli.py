@@ -24,13 +24,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from motia import _cmd_admin, _cmd_compile, _cmd_run
+    from motia import _cmd_admin, _cmd_build, _cmd_compile, _cmd_deploy, _cmd_run
 
     parser = _Parser(prog="motia", description="Event-driven backends from one motia.yaml.")
     parser.add_argument("--version", action="version", version=f"motia {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (_cmd_compile, _cmd_run, _cmd_admin):
+    for module in (_cmd_compile, _cmd_run, _cmd_admin, _cmd_build, _cmd_deploy):
         module.register(sub)
     return parser
 

@@ -81,12 +81,15 @@ class Runtime:
         self.gateway: Any = None
         self.scheduler: Any = None
         self.port: int | None = None
+        self.ops_port: int | None = None  # the ops server's (--metrics-port), once listening
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._closers: list[tuple[str, Closer]] = []
         self._topic_validators = _topic_validators(app)
         self.started = False
         self.stopping = False
+        #: set by the first stop signal, before stopping begins: readiness is off at once
+        self.draining = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -111,7 +114,7 @@ class Runtime:
         """Stop intake, drain in-flight work within `grace` (default config.grace), close."""
         if self.stopping:
             return
-        self.stopping = True
+        self.stopping = self.draining = True
         try:
             await self._unwind(self.config.grace if grace is None else grace, raise_errors=True)
         finally:
@@ -124,6 +127,8 @@ class Runtime:
 
         config = self.config
         self._push("logging bridge", _sync_closer(bridge_stdlib_logging(self.logger)))
+        if config.metrics_port is not None:
+            await self._start_ops(config.metrics_port)
         self.store = create_store(config.state, namespace=self.app.name, url=config.state_url,
                                   root=Path(self.app.root))
         await self.store.open()
@@ -159,8 +164,17 @@ class Runtime:
         self.scheduler.start()
         self._push("cron", self.scheduler.stop)
 
+    async def _start_ops(self, port: int) -> None:
+        """The ops server first and closed last: probes answer while starting and draining."""
+        from motia.runner.ops import OpsServer
+
+        server = OpsServer(self)
+        self._push("ops server", server.close)
+        self.ops_port = await server.start(self.config.host, port)
+
     async def _start_http(self) -> None:
         from motia.runner.gateway import Gateway
+        from motia.runner.ops import bound_port
 
         self.gateway = Gateway(self)
         self._runner = web.AppRunner(self.gateway.application(), access_log=None,
@@ -175,7 +189,7 @@ class Runtime:
                 f"cannot listen on {self.config.url}: {exc.strerror or exc}; "
                 "pick another port with --port or MOTIA_PORT"
             ) from None
-        self.port = _bound_port(self._runner, self.config.port)
+        self.port = bound_port(self._runner, self.config.port)
 
     def _check_exposure(self) -> None:
         config = self.config
@@ -224,9 +238,12 @@ class Runtime:
     @property
     def url(self) -> str:
         """Where the gateway listens (the real port, once started)."""
-        host = self.config.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port if self.port is not None else self.config.port}"
+        return self.config.url_for(self.port if self.port is not None else self.config.port)
+
+    @property
+    def ops_url(self) -> str | None:
+        """Where the ops server listens (--metrics-port), None without one."""
+        return None if self.ops_port is None else self.config.url_for(self.ops_port)
 
     def invoke(
         self, step: Step, payload: Any, ctx: InvocationContext
@@ -363,13 +380,6 @@ class _DeliveryLog(Hooks):
 
 def _topic_validators(app: App) -> dict[str, Any]:
     return {t.name: compile_schema(t.schema) for t in app.topics}
-
-
-def _bound_port(runner: web.AppRunner, asked: int) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return asked
 
 
 def _sync_closer(close: Callable[[], None]) -> Closer:

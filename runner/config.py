@@ -35,6 +35,7 @@ ENV_VARS: dict[str, str] = {
     "max_body": "MOTIA_MAX_BODY",
     "grace": "MOTIA_GRACE",
     "token": "MOTIA_WORKBENCH_TOKEN",
+    "metrics_port": "MOTIA_METRICS_PORT",
 }
 
 
@@ -55,6 +56,9 @@ class RunConfig:
     eager: bool = False  # start every worker at boot instead of on first use
     dev: bool = False  # `motia dev`: response schemas checked, handler messages shown
     token: str | None = None  # MOTIA_WORKBENCH_TOKEN, required off loopback
+    #: the ops server's port (/healthz, /readyz): how roles without HTTP are probed; on
+    #: roles with HTTP the same routes are also on the gateway's port. 0 picks a free port.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         _choice("--events", self.events, EVENT_KINDS)
@@ -63,6 +67,9 @@ class RunConfig:
         _choice("--log-format", self.log_format, LOG_FORMATS)
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port {self.port}: expected a port number from 0 to 65535")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise UsageError(f"--metrics-port {self.metrics_port}: expected a port number "
+                             "from 0 to 65535")
         if self.max_body < 1:
             raise UsageError(f"--max-body {self.max_body}: expected a positive number of bytes")
         if self.grace < 0:
@@ -98,8 +105,12 @@ class RunConfig:
 
     @property
     def url(self) -> str:
+        return self.url_for(self.port)
+
+    def url_for(self, port: int) -> str:
+        """http://HOST:PORT of something this replica serves on its bind address."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{host}:{port}"
 
     # --- resolution ---------------------------------------------------------------------
 
@@ -143,7 +154,7 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
 
 def _parse(name: str, raw: Any, source: str) -> Any:
     """Convert a flag or env value to the field's type, naming the source on failure."""
-    if name in ("port", "max_body"):
+    if name in ("port", "max_body", "metrics_port"):
         return _int(raw, source, name)
     if name == "grace":
         try:

@@ -58,8 +58,9 @@ class Gateway:
         self.routes = RouteTable(app)
 
     def application(self) -> web.Application:
-        """The aiohttp app: error and auth middlewares, admin and Workbench routes, steps."""
+        """The aiohttp app: error and auth middlewares, admin, Workbench and ops routes, steps."""
         from motia.runner import admin
+        from motia.runner.ops import add_ops_routes
 
         config = self.runtime.config
         middlewares: list[Any] = [error_middleware(self.runtime.logger, config.max_body)]
@@ -70,6 +71,8 @@ class Gateway:
         # and `handle` catches what the steps' route lets through itself.
         app = web.Application(client_max_size=config.max_body)
         admin.add_admin_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares))
+        # the probes, before the steps' catch-all and without the Workbench token guard
+        add_ops_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares[:1]))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 

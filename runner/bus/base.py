@@ -93,6 +93,10 @@ class EventBus(ABC):
     async def open(self) -> None:
         """Connect and declare topology; raise AdapterUnavailable when unreachable."""
 
+    async def ping(self) -> None:
+        """Check that the broker is reachable now (the readiness probe asks); raise
+        AdapterUnavailable naming it and the fix when not. The memory bus always is."""
+
     async def start(self, consumers: Mapping[str, Consumer]) -> None:
         """Begin delivering to `consumers` (step name -> consumer). `{}` publishes only."""
         self._consumers = dict(consumers)

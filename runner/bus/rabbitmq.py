@@ -79,6 +79,7 @@ class RabbitMQBus(EventBus):
         self._inflight: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._closed = False
+        self._lost_because = ""  # why the connection last dropped, for the readiness probe
 
     # --- names -------------------------------------------------------------------------
 
@@ -122,6 +123,17 @@ class RabbitMQBus(EventBus):
                 _amqp.queue_name(self.app.name, step.name), durable=True)
             for topic in step.subscribes:
                 await queue.bind(self._exchange, routing_key=topic)
+
+    async def ping(self) -> None:
+        connection = self._connection
+        if self._closed or connection is None:
+            raise AdapterUnavailable(f"the rabbitmq event bus of app {self.app.name!r} is "
+                                     + ("closed" if self._closed else "not open"))
+        if connection.is_closed or not connection.connected.is_set():
+            raise AdapterUnavailable(
+                f"RabbitMQ at {_amqp.masked(self.url)} is not connected "
+                f"({self._lost_because or 'connecting'}); reconnecting by itself every "
+                f"{self.reconnect_interval:g} s: check the broker is up")
 
     async def _close(self, grace: float) -> None:
         if self._closing or self._closed:
@@ -213,10 +225,11 @@ class RabbitMQBus(EventBus):
     # --- connection events (one line each; aiormq's own records are debug chatter) ------
 
     def _lost(self, _: object, exc: BaseException | None = None) -> None:
+        self._lost_because = _reason(exc) if exc is not None else "closed"
         if not (self._closing or self._closed):
             _log.warning("RabbitMQ connection to %s lost (%s); reconnecting (events being "
                          "handled are redelivered by the broker)", _amqp.masked(self.url),
-                         _reason(exc) if exc is not None else "closed")
+                         self._lost_because)
 
     def _restored(self, _: object) -> None:
         _log.warning("RabbitMQ connection to %s restored; consuming again",

@@ -78,6 +78,11 @@ class StateStore(ABC):
     async def close(self) -> None:
         """Release connections; safe to call twice."""
 
+    async def ping(self) -> None:
+        """Check that the store answers now (the readiness probe asks); raise
+        AdapterUnavailable naming the service and the fix when it does not. Networked
+        backends round-trip to their server; the in-memory store is always there."""
+
     async def __aenter__(self) -> Self:
         await self.open()
         return self

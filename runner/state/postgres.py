@@ -129,6 +129,9 @@ class PostgresStore(StateStore):
         if pool is not None:
             await pool.close()
 
+    async def ping(self) -> None:
+        await self._query("fetchval", "SELECT 1")
+
     # --- plumbing -------------------------------------------------------------------------
 
     async def _query(self, method: str, sql: str, *args: Any) -> Any:

@@ -93,6 +93,12 @@ class RedisStore(StateStore):
         if client is not None:
             await client.aclose()
 
+    async def ping(self) -> None:
+        try:
+            await self._connected().ping()
+        except (RedisError, OSError) as exc:
+            raise unavailable("Redis", self.url, exc) from exc
+
     # --- key naming -----------------------------------------------------------------------
 
     def _hash(self, group: str) -> str:

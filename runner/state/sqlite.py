@@ -90,6 +90,12 @@ class SQLiteStore(StateStore):
             await asyncio.get_running_loop().run_in_executor(executor, conn.close)
         executor.shutdown(wait=True)
 
+    async def ping(self) -> None:
+        await self._call(self._ping_sync)
+
+    def _ping_sync(self) -> None:
+        self._db().execute("SELECT 1").fetchone()
+
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: autocommit, so transactions are exactly the ones we BEGIN.

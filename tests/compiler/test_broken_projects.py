@@ -144,6 +144,13 @@ CASES = [
          "step 'create-order' already serves it")],
     ),
     Case(
+        "a path the readiness probe takes",
+        edit("path: /orders", "path: /readyz/"),
+        ["motia.yaml:17:11: path /readyz/ is taken by the readiness probe that every replica "
+         "answers; a step cannot serve it"],
+        ["pick another path, e.g. /status"],
+    ),
+    Case(
         "bad path parameter",
         edit("path: /orders", "path: /orders/{order-id}"),
         ["motia.yaml:17:11: invalid path parameter name 'order-id' in '/orders/{order-id}'"],

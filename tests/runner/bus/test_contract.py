@@ -15,6 +15,12 @@ from ._apps import Recorder, event, event_step, eventually, make_app, noop_step
 from .conftest import MakeBus
 
 
+async def test_an_open_bus_answers_the_readiness_ping(make_bus: MakeBus) -> None:
+    # Given an open bus, When the readiness probe pings it, Then it answers (no error)
+    bus = await make_bus(make_app(event_step("a", "orders")))
+    assert await bus.ping() is None
+
+
 async def test_an_event_fans_out_to_every_running_subscriber_only(make_bus: MakeBus) -> None:
     # Given two subscribers of `orders`, a noop subscriber and a step on another topic
     app = make_app(event_step("a", "orders"), event_step("b", "orders"),

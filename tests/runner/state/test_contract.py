@@ -54,6 +54,11 @@ def _letter(step: str, time: float, topic: str = "order.created") -> DeadLetter:
 # --- get / set / delete ---------------------------------------------------------------------
 
 
+async def test_an_open_store_answers_the_readiness_ping(store: StateStore) -> None:
+    # Given an open store, When the readiness probe pings it, Then it answers (no error)
+    assert await store.ping() is None
+
+
 async def test_get_of_a_missing_key_is_none(store: StateStore) -> None:
     assert await store.get("orders", "nope") is None
 
