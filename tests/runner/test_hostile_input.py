@@ -20,7 +20,6 @@ from urllib.parse import quote
 import pytest
 import pytest_asyncio
 from _runtime_projects import write_project
-from conftest import require_service
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,10 +210,10 @@ async def test_nul_in_json_strings_reaches_the_handler_and_state(app: TestApp) -
 
 @pytest.mark.parametrize("state", ["memory", "sqlite", "postgres"])
 async def test_keys_no_store_can_keep_get_the_same_answer_on_every_store(
-    tmp_path: Path, state: str
+    tmp_path: Path, state: str, request: pytest.FixtureRequest
 ) -> None:
     if state == "postgres":
-        require_service("postgres")
+        request.getfixturevalue("postgres")
     # Given the app on each store (PostgreSQL text cannot hold NUL at all)
     async with TestApp(_project(tmp_path), state=state, state_url=None) as running:
         for key in ("a%00b", "k" * 1025):
