@@ -2,29 +2,24 @@
 
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
-handler files exist. Warnings (the project still compiles): a topic nobody subscribes
+handler files exist and define their function. Warnings (the project still compiles): a topic nobody subscribes
 to, a step in no flow, steps that trigger each other in a cycle.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import zoneinfo
-from collections.abc import Callable
 from pathlib import Path
 
-from croniter import croniter
-
+from motia.compiler._handlers import check_handler
 from motia.compiler._problems import Problems
+from motia.compiler.cron import check_cron, check_timezone
 from motia.compiler.ir import App, Step
 from motia.compiler.suggest import did_you_mean
 from motia.errors import CompileError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
 _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CRON_HINT = ('use 5 fields "minute hour day month weekday" (e.g. "0 3 * * *"), '
-              "6 with seconds last, or @hourly/@daily/@weekly/@monthly/@yearly")
 
 
 def check(app: App, problems: Problems, *, require_handlers: bool = True) -> None:
@@ -38,8 +33,7 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
             _check_route(step, routes, problems)
         if step.type == "cron":
             _check_schedule(step, problems)
-        if require_handlers:
-            _check_handler(step, Path(app.root), problems)
+        check_handler(step, Path(app.root), problems, require_file=require_handlers)
     if not problems.errors:
         warn(app, problems)
 
@@ -112,6 +106,9 @@ def _segment_param(path: str, segment: str) -> str | None:
     if segment == "":
         raise CompileError(f"path '{path}' has an empty segment ('//')", "remove the extra '/'")
     if "{" not in segment and "}" not in segment:
+        if segment.startswith(":") and _PARAM.match(segment[1:]):
+            raise CompileError(f"Express-style path parameter '{segment}' in '{path}'",
+                               f"write `{_braced(path)}`: path parameters go in braces")
         if not _SEGMENT.match(segment):
             raise CompileError(f"path '{path}' has a character a URL path cannot hold in "
                                f"'{segment}'", "use letters, digits and - . _ ~ in paths")
@@ -126,6 +123,12 @@ def _segment_param(path: str, segment: str) -> str | None:
     return name
 
 
+def _braced(path: str) -> str:
+    """`/chat/:id/messages/:n` -> `/chat/{id}/messages/{n}`."""
+    return "/".join(f"{{{seg[1:]}}}" if seg.startswith(":") and _PARAM.match(seg[1:]) else seg
+                    for seg in path.split("/"))
+
+
 def _check_schedule(step: Step, problems: Problems) -> None:
     path = ("steps", step.name)
     if step.cron is not None:
@@ -138,57 +141,6 @@ def _check_schedule(step: Step, problems: Problems) -> None:
             check_timezone(step.timezone)
         except CompileError as exc:
             problems.error(path + ("timezone",), exc)
-
-
-@functools.lru_cache(maxsize=1024)  # apps repeat a few schedules; croniter is slow to parse
-def check_cron(expression: str) -> None:
-    """Raise CompileError unless croniter reads `expression` (5 fields, or 6 with seconds)."""
-    fields = expression.split()
-    if not (len(fields) == 1 and expression.strip().startswith("@")) and len(fields) not in (5, 6):
-        raise CompileError(f"cron expression '{expression}' has {len(fields)} fields, "
-                           "expected 5 (or 6 with seconds)", _CRON_HINT)
-    try:
-        croniter(expression)
-    # croniter raises assorted exception types for assorted bad strings; all mean "invalid".
-    except Exception as exc:  # noqa: BLE001
-        raise CompileError(f"invalid cron expression '{expression}': {exc}", _CRON_HINT) from None
-
-
-def check_timezone(name: str) -> None:
-    """Raise CompileError unless `name` is an IANA time zone this machine knows."""
-    if name in _timezones():
-        return
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        hint = did_you_mean(name, _timezones(), fallback="use an IANA name like Europe/Paris or UTC")
-        raise CompileError(f"unknown time zone '{name}'", hint) from None
-
-
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def _check_handler(step: Step, root: Path, problems: Problems) -> None:
-    if step.handler is None:
-        return
-    file = root / step.handler.path
-    if _is(file, Path.is_file):
-        return
-    if _is(file, Path.is_dir):
-        message, hint = f"handler '{step.handler.path}' is a directory", "name a file"
-    else:
-        message = f"handler file '{step.handler.path}' not found"
-        hint = "create it, or run `motia compile --stubs` to generate it (paths are relative to motia.yaml)"
-    problems.error(("steps", step.name, "handler"), CompileError(message, hint))
-
-
-def _is(path: Path, test: Callable[[Path], bool]) -> bool:
-    try:
-        return test(path)
-    except (OSError, ValueError):  # a name the OS cannot hold (NUL, too long): not there
-        return False
 
 
 def warn(app: App, problems: Problems) -> None:

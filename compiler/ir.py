@@ -24,6 +24,9 @@ LANGUAGE_BY_EXTENSION: dict[str, Language] = {
     ".cjs": "node",
 }
 
+#: the parameters a handler of each step type is called with
+HANDLER_PARAMS: dict[str, str] = {"api": "req, ctx", "event": "data, ctx", "cron": "ctx"}
+
 
 @dataclass(frozen=True)
 class Backoff:

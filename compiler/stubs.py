@@ -18,12 +18,13 @@ from typing import Any
 
 from motia.compiler._examples import example_value
 from motia.compiler._templates import render
-from motia.compiler.ir import App, JSONSchema, Step
+from motia.compiler._typemodel import StepTypes
+from motia.compiler._typemodel import build as build_types
+from motia.compiler.ir import HANDLER_PARAMS, App, JSONSchema, Step
 from motia.errors import CompileError
 
 TEMPLATE_BY_EXTENSION = {".py": "stub.py.j2", ".js": "stub.cjs.j2", ".cjs": "stub.cjs.j2",
                          ".mjs": "stub.mjs.j2"}
-PARAMS = {"api": "req, ctx", "event": "data, ctx", "cron": "ctx"}
 _JS_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _JS_RESERVED = frozenset({
     "await", "break", "case", "catch", "class", "const", "continue", "debugger", "default",
@@ -80,11 +81,14 @@ def stub_text(app: App, steps: Iterable[Step]) -> str:
         )
     for step in steps:
         _check_function(step, extension)
+    types = {t.step.name: t for t in build_types(app).steps}
+    stubs = [_stub_context(app, step, types[step.name]) for step in steps]
     text: str = render(
         template,
         app_name=app.name,
         names=", ".join(step.name for step in steps),
-        stubs=[_stub_context(app, step) for step in steps],
+        stubs=stubs,
+        imports=sorted({name for stub in stubs for name in stub["imports"]}),
     )
     return text
 
@@ -114,20 +118,23 @@ def _check_function(step: Step, extension: str) -> None:
         )
 
 
-def _stub_context(app: App, step: Step) -> dict[str, Any]:
+def _stub_context(app: App, step: Step, types: StepTypes) -> dict[str, Any]:
     assert step.handler is not None
+    status, body = _response_example(step)
     context = {
         "name": step.name,
         "type": step.type,
         "function": step.handler.function,
-        "params": PARAMS[step.type],
+        "params": HANDLER_PARAMS[step.type],
         "trigger": _trigger(step),
         "kind_line": _kind_line(app, step),
         "description": step.description,
         "sections": _sections(app, step),
         "emits": [_emit(app, topic) for topic in step.emits],
         "returns": _returns(step),
-        "body": _response_example(step),
+        "status": status,
+        "body": body,
+        **_typing(step, types),
     }
     context["doc"] = render("stub_doc.txt.j2", s=context).rstrip("\n")
     return context
@@ -199,11 +206,33 @@ def _returns(step: Step) -> str:
     return 'Return {"status": ..., "body": ..., "headers": {...}}.' + declared
 
 
-def _response_example(step: Step) -> Any:
-    schema = next((r.schema for r in step.responses if r.status == 200 and r.schema), None)
+def _response_example(step: Step) -> tuple[int, Any]:
+    """The status and body a stub answers with: 200, or the first declared response."""
+    declared = {r.status: r.schema for r in step.responses}
+    status = 200 if 200 in declared or not declared else min(declared)
+    schema = declared.get(status)
     if schema is None:
-        return {"ok": True}
+        return status, {"ok": True}
     example = example_value(schema)
     if example == {} and schema.get("additionalProperties") is not False:
-        return {"ok": True}
-    return example
+        return status, {"ok": True}
+    return status, example
+
+
+def _typing(step: Step, types: StepTypes) -> dict[str, Any]:
+    """What a stub needs to be typed with motia_types.py / motia-types.d.ts."""
+    assert step.handler is not None
+    first = {"api": ("req", types.request), "event": ("data", types.data)}.get(step.type)
+    params = [first] if first else []
+    params.append(("ctx", types.context))
+    depth = len(Path(step.handler.path).parent.parts)
+    module = f"{'../' * depth or './'}motia-types.js"
+    tags = [f"@param {{import('{module}').{kind}}} {name}" for name, kind in params]
+    if types.result:
+        tags.append(f"@returns {{Promise<import('{module}').{types.result}>}}")
+    return {
+        "typed_params": ", ".join(f"{name}: {kind}" for name, kind in params),
+        "returns_type": types.result or "None",
+        "imports": [kind for _, kind in params] + ([types.result] if types.result else []),
+        "jsdoc_tags": tags,
+    }

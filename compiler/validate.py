@@ -46,7 +46,7 @@ _MISSING_HINTS = {
     "path": "add `path: /orders/{id}` (path parameters in braces)",
     "handler": "add `handler: steps/<file>.py` (or a .js file), relative to motia.yaml",
     "subscribes": "add `subscribes: [<topic>]`: the topics whose events run this step",
-    "cron": 'add `cron: "0 3 * * *"` (croniter syntax)',
+    "cron": 'add `cron: "0 3 * * *"` (5 fields, or 6 with seconds first)',
 }
 _NAME_HINT = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
 Tainted = set[JSONPath]

@@ -15,16 +15,17 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motia._generated import generated_files, write_changed
+from motia._summary import count, print_summary
 from motia.errors import MotiaError, UsageError
 
 if TYPE_CHECKING:  # the compiler is imported when a command runs, not at CLI start
-    from motia.compiler import Compiled
     from motia.compiler.ir import App
 
 
@@ -35,7 +36,12 @@ def register(sub: Any) -> None:
     parser.add_argument("file", nargs="?", default="motia.yaml",
                         help="motia.yaml or the folder holding it (default: motia.yaml)")
     parser.add_argument("--stubs", action="store_true",
-                        help="write a handler file for every step whose file is missing")
+                        help="write a handler file for every step whose file is missing "
+                             "(typed with the generated types, which --stubs writes too)")
+    parser.add_argument("--types", action="store_true",
+                        help="write motia_types.py and motia-types.d.ts (the types of the "
+                             "schemas and steps, for mypy and tsc); once they exist, every "
+                             "compile keeps them up to date")
     for flag, what in (
         ("--mermaid", "the Mermaid flowchart"),
         ("--openapi", "the OpenAPI document of the API steps (JSON, or YAML for .yaml)"),
@@ -59,25 +65,31 @@ def compile_command(args: argparse.Namespace) -> int:
     compiled = compile_project(args.file, require_handlers=not args.stubs)
     outputs = _render_outputs(compiled.app, args)
     app = compiled.app
+    kept = generated_files(app, types=args.types or args.stubs)
     written: list[Path] = []
     if args.stubs:
         from motia.compiler.stubs import write_stubs
 
-        shown = Path(app.source).parent
         try:
             stubs = write_stubs(app)
         except OSError as exc:
             raise MotiaError(f"cannot write a handler stub: {exc}") from None
-        written += [shown / os.path.relpath(path, app.root) for path in stubs]
+        written += [shown_path(app, path) for path in stubs]
         source = Path(app.root) / Path(app.source).name
         digest = input_hash(source, compiled.ref_files, handler_paths(app))
         app = dataclasses.replace(app, source_hash=digest)
     for target, text in outputs:
         written.append(_write(target, text))
+    written += [shown_path(app, path) for path in write_changed(kept)]
     write_plan(app, compiled.ref_files, compiled.warnings)
     written.append(Path(app.source).parent / ".motia" / "plan.json")
-    _print_summary(dataclasses.replace(compiled, app=app), written)
+    print_summary(dataclasses.replace(compiled, app=app), written, sys.stdout, sys.stderr)
     return 0
+
+
+def shown_path(app: App, path: Path) -> Path:
+    """`path` (absolute, inside the project) as the user named the project."""
+    return Path(app.source).parent / os.path.relpath(path, app.root)
 
 
 def _render_outputs(app: App, args: argparse.Namespace) -> list[tuple[Path, str]]:
@@ -119,65 +131,6 @@ def _write(target: Path, text: str) -> Path:
     return target
 
 
-def _print_summary(compiled: Compiled, written: Iterable[Path]) -> None:
-    from motia.compiler.units import format_duration
-
-    app = compiled.app
-    out = sys.stdout
-    out.write(f"{app.source}: app '{app.name}', {_count(app.steps, 'step')}, "
-              f"{_count(app.topics, 'topic')}, {_count(app.flows, 'flow')}\n\n")
-    steps = [(s.name, str(s.type), _trigger(s, format_duration), _handler(s)) for s in app.steps]
-    _table(out, ("STEP", "TYPE", "TRIGGER", "HANDLER"), steps)
-    subscribers: dict[str, list[str]] = {}
-    for step in app.steps:
-        for topic in step.subscribes:
-            subscribers.setdefault(topic, []).append(step.name)
-    topics = [(t.name, t.schema_name or ("inline" if t.schema else "-"),
-               ", ".join(subscribers.get(t.name, [])) or "-") for t in app.topics]
-    _table(out, ("TOPIC", "SCHEMA", "SUBSCRIBERS"), topics)
-    members: dict[str, list[str]] = {}
-    for step in app.steps:
-        for flow in step.flows:
-            members.setdefault(flow, []).append(step.name)
-    flows = [(f.name, ", ".join(members.get(f.name, [])) or "-") for f in app.flows]
-    _table(out, ("FLOW", "STEPS"), flows)
-    for warning in compiled.warnings:
-        sys.stderr.write(f"{warning}\n")
-    for path in written:
-        out.write(f"wrote {path}\n")
-    warned = f", {_count(compiled.warnings, 'warning')}" if compiled.warnings else ""
-    out.write(f"ok: {app.source} is valid{warned}\n")
-
-
-def _trigger(step: Any, format_duration: Callable[[float], str]) -> str:
-    if step.type == "api":
-        return f"{step.method} {step.path}"
-    if step.type == "cron":
-        return f"{step.cron}" + (f" ({step.timezone})" if step.timezone else "")
-    return ", ".join(step.subscribes) or "-"
-
-
-def _handler(step: Any) -> str:
-    handler = step.handler
-    if handler is None:
-        return "-"
-    return handler.path if handler.function == "handler" else f"{handler.path}:{handler.function}"
-
-
-def _count(items: Sequence[Any], noun: str) -> str:
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _table(out: Any, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    if not rows:
-        return
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    for row in [headers, *rows]:
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
-        out.write("  ".join(cells).rstrip() + "\n")
-    out.write("\n")
-
-
 # --- motia init ----------------------------------------------------------------------
 
 _RENAMES = {"gitignore": ".gitignore"}  # dotfiles are not package data; renamed on copy
@@ -196,9 +149,10 @@ def init_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise MotiaError(f"cannot create the project in {target}: {exc.strerror or exc}") from None
     compiled = compile_project(target / "motia.yaml")
+    write_changed(generated_files(compiled.app, types=True))  # types, the editor's schema
     out = sys.stdout
     out.write(f"created {target}: app '{compiled.app.name}', "
-              f"{_count(compiled.app.steps, 'step')}\n\n")
+              f"{count(compiled.app.steps, 'step')}\n\n")
     out.write(f"next:\n  cd {target}\n  motia compile --mermaid flows.mmd\n  motia run\n")
     return 0
 

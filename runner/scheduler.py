@@ -3,8 +3,10 @@
 Each cron step gets one task. The next tick is computed by croniter from the previous
 *scheduled* time (never from "now"), so ticks stay on the schedule however long each
 one takes; a tick that is missed because the process was busy or down is skipped, not
-replayed (SPEC section 5). Expressions have 5 fields, or 6 with seconds last
-(croniter's convention); a step's `timezone:` is honoured, DST included.
+replayed (SPEC section 5). Schedules are read by motia.compiler.cron, the one home of
+cron syntax: 5 fields, or 6 with seconds first (`*/10 * * * * *` is every ten seconds);
+a step's `timezone:` is honoured, DST included. Time comes from a `Clock` (the system's
+by default) so tests can run a schedule without waiting for it.
 
 A tick still running when the next one is due is not started twice: the new tick is
 skipped with a warning. A failing tick is retried with the step's backoff, like an
@@ -18,11 +20,11 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, Protocol
 
 from croniter import croniter
 
+from motia.compiler import cron
 from motia.compiler.ir import Step
 from motia.errors import InvocationError
 from motia.runner.bus.base import new_id
@@ -48,17 +50,43 @@ def tick_id(step: str, scheduled: float) -> str:
 
 def ticks(step: Step, after: float) -> croniter:
     """A croniter over the step's schedule, in its timezone, starting after `after`."""
-    zone = ZoneInfo(step.timezone) if step.timezone else UTC
-    start = datetime.fromtimestamp(after, tz=zone)
     assert step.cron is not None
-    return croniter(step.cron, start)
+    return cron.schedule(step.cron, step.timezone, after)
+
+
+class Clock(Protocol):
+    """Where the scheduler reads the time and waits for it."""
+
+    def time(self) -> float:
+        """Now, in epoch seconds."""
+        ...
+
+    async def sleep_until(self, when: float) -> None:
+        """Return once `time()` has reached `when`."""
+        ...
+
+
+class SystemClock:
+    """The wall clock: the scheduler's clock outside tests."""
+
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep_until(self, when: float) -> None:
+        """Sleep to `when`, re-checking so a clock jump cannot fire early."""
+        while True:
+            remaining = when - time.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 30.0))
 
 
 class Scheduler:
     """One task per cron step of `runtime.app`; `update(app)` follows a plan swap."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, clock: Clock | None = None) -> None:
         self.runtime = runtime
+        self.clock: Clock = clock or SystemClock()
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}  # step -> tick in progress
         self._steps: dict[str, Step] = {}
@@ -104,15 +132,16 @@ class Scheduler:
     # --- the loop ------------------------------------------------------------------------
 
     async def _loop(self, step: Step) -> None:
-        schedule = ticks(step, time.time())
+        clock = self.clock
+        schedule = ticks(step, clock.time())
         scheduled = schedule.get_next(float)
         while not self._stopped:
-            await _sleep_until(scheduled)
-            if time.time() - scheduled > LATE:
+            await clock.sleep_until(scheduled)
+            if clock.time() - scheduled > LATE:
                 # Woke up late (suspended, overloaded): skip to the next future tick.
                 self.runtime.logger.warn(
                     f"cron tick at {_iso(scheduled)} was missed; not replayed", step=step.name)
-                schedule = ticks(step, time.time())
+                schedule = ticks(step, clock.time())
             else:
                 await self._fire(step, scheduled)
             scheduled = schedule.get_next(float)
@@ -173,15 +202,6 @@ class Scheduler:
     def status(self) -> dict[str, Any]:
         return {name: {"running": name in self._running and not self._running[name].done()}
                 for name in self._loops}
-
-
-async def _sleep_until(when: float) -> None:
-    """Sleep to the wall-clock time `when`, re-checking so a clock jump cannot fire early."""
-    while True:
-        remaining = when - time.time()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(remaining, 30.0))
 
 
 def _iso(ts: float) -> str:

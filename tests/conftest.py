@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,54 @@ def postgres() -> str:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+# --- type checkers, for the tests of the public types and the generated ones -------------
+
+#: npm packages some tests read, installed together (a lone `npm install --no-save X`
+#: removes the other unsaved packages)
+NPM_TEST_PACKAGES = ("@asyncapi/specs@6.11.1", "typescript@5")
+_MAPPED = {"compiler": "compiler", "runner": "runner", "schema": "schema"}
+
+
+def installed_layout(root: Path) -> Path:
+    """The package laid out under `root` as pip installs it (a tree of symlinks): mypy
+    cannot follow the editable install's folder -> motia.* mapping."""
+    package = root / "motia"
+    package.mkdir(parents=True)
+    for entry in (REPO / "motia").iterdir():
+        if entry.name != "__pycache__":
+            (package / entry.name).symlink_to(entry)
+    for name, folder in _MAPPED.items():
+        (package / name).symlink_to(REPO / folder)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mypy() -> str:
+    found = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    assert found, "mypy is in the test extra; reinstall with pip install -e '.[test]'"
+    return found
+
+
+@pytest.fixture(scope="session")
+def motia_for_mypy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder to put on MYPYPATH so that mypy finds `motia` as users' installs have it."""
+    return installed_layout(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="session")
+def tsc() -> str:
+    """TypeScript's compiler from the repository's node_modules, installed if missing."""
+    require_service("node")
+    path = REPO / "node_modules" / ".bin" / "tsc"
+    if not path.exists() and shutil.which("npm"):
+        subprocess.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--silent",
+                        *NPM_TEST_PACKAGES], cwd=REPO, capture_output=True, timeout=300)
+    if not path.exists():
+        reason = (f"TypeScript not found at {path}; run `npm install --no-save "
+                  f"{' '.join(NPM_TEST_PACKAGES)}` in the repository")
+        if os.environ.get("MOTIA_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{reason} (MOTIA_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(reason)
+    return str(path)

@@ -57,3 +57,11 @@ def test_wheel_ships_data_files(wheel: zipfile.ZipFile) -> None:
     assert "motia/schema/motia.schema.json" in names
     assert "motia/runner/workers/node_worker.js" in names
     assert "motia/runner/workers/PROTOCOL.md" in names
+
+
+def test_wheel_ships_the_typing_files(wheel: zipfile.ZipFile) -> None:
+    # mypy reads an installed package's types only when it carries py.typed (PEP 561);
+    # `--types` reads the base declarations, `motia init` copies jsconfig.json
+    names = set(wheel.namelist())
+    assert {"motia/py.typed", "motia/compiler/templates/motia-types.base.d.ts",
+            "motia/project_template/jsconfig.json"} <= names

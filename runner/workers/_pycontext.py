@@ -17,6 +17,7 @@ Runs inside the worker process: keep imports light.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from motia.runner.workers import _protocol as p
@@ -134,7 +135,7 @@ class Context:
             self._logger = Logger(self)
         return self._logger
 
-    def emit(self, event: dict[str, Any]) -> Any:
+    def emit(self, event: Mapping[str, Any]) -> Any:
         """Emit `{"topic", "data"}` when the handler succeeds; raises EmitError at once
         when the topic is not declared or the data breaks its schema."""
         if not isinstance(event, dict) or not isinstance(event.get("topic"), str):

@@ -589,4 +589,4 @@ async function main() {
 }
 
 if (require.main === module) main();
-else module.exports = { compileCheck };  // for the tests: the same check the worker runs
+else module.exports = { compileCheck, pickFunction };  // for the tests: the same check and the same pick the worker runs

@@ -29,6 +29,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from motia._response import Response
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
@@ -213,6 +214,8 @@ class Worker(asyncio.BufferedProtocol):
             self._stop(p.EXIT_OK)
 
     def _send_result(self, inv_id: int, value: Any, emits: list[list[Any]] | None) -> None:
+        if isinstance(value, Response):
+            value = value.to_dict()
         try:
             self._queue(p.result_frame(inv_id, value, emits))
         except p.NOT_JSON as exc:

@@ -40,6 +40,13 @@ steps:
 """
 
 HANDLERS = ("steps/create.py", "steps/ship.js")
+#: what a handler file named in `handlers` holds: just a `handler` function
+HANDLER_SOURCE = {
+    ".py": "async def handler(*args):\n    return None\n",
+    ".js": "exports.handler = async () => {};\n",
+    ".mjs": "export async function handler() {}\n",
+    ".cjs": "exports.handler = async () => {};\n",
+}
 
 # The SPEC section 3 example, verbatim apart from comments.
 SPEC_EXAMPLE = """\
@@ -111,11 +118,12 @@ def write_project(
     files: Mapping[str, str] | None = None,
     handlers: Iterable[str] = HANDLERS,
 ) -> Path:
-    """Write motia.yaml (dedented) plus `files` and empty `handlers` under `root`."""
+    """Write motia.yaml (dedented) plus `files` and `handlers` (each defining a `handler`
+    function) under `root`."""
     root.mkdir(parents=True, exist_ok=True)
     for name in handlers:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).touch()
+        (root / name).write_text(HANDLER_SOURCE.get(Path(name).suffix, ""))
     for name, content in (files or {}).items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(content)

@@ -182,7 +182,15 @@ CASES = [
         "cron with too few fields",
         VALID + "  nightly:\n    type: cron\n    cron: '0 3 * *'\n    flows: [checkout]\n"
         "    handler: steps/create.py\n",
-        ["motia.yaml:29:11: cron expression '0 3 * *' has 4 fields, expected 5 (or 6 with seconds)"],
+        ["motia.yaml:29:11: cron expression '0 3 * *' has 4 fields, expected 5 (or 6 with seconds first)"],
+    ),
+    Case(
+        "cron written seconds last",
+        VALID + "  poll:\n    type: cron\n    cron: '* * * * * */15'\n    flows: [checkout]\n"
+        "    handler: steps/create.py\n",
+        [("motia.yaml:29:11: cron expression '* * * * * */15' runs on Sundays only: its 6th "
+          "field '*/15' is the day of the week (6 fields are read seconds first)")],
+        ['6 fields are read seconds first: did you mean "*/15 * * * * *"?'],
     ),
     Case(
         "bad timezone",
@@ -230,6 +238,59 @@ CASES = [
         "invalid handler function",
         edit("steps/ship.js", "steps/ship.js:ship-it"),
         ["motia.yaml:26:14: invalid handler function name 'ship-it' in 'steps/ship.js:ship-it'"],
+    ),
+    Case(
+        "Express-style path parameter",
+        edit("path: /orders", "path: /orders/:id"),
+        ["motia.yaml:17:11: Express-style path parameter ':id' in '/orders/:id'"],
+        ["write `/orders/{id}`: path parameters go in braces"],
+    ),
+    Case(
+        "handler function that does not exist",
+        edit("steps/create.py", "steps/create.py:get"),
+        ["motia.yaml:21:14: steps/create.py has no function 'get'"],
+        ["steps/create.py defines handler; did you mean handler: steps/create.py?"],
+    ),
+    Case(
+        "python file defining handle but not handler",
+        edit("steps/create.py", "steps/get_chat.py"),
+        ["motia.yaml:21:14: steps/get_chat.py has no function 'handler'"],
+        ["steps/get_chat.py defines handle, helper; did you mean handler: "
+         "steps/get_chat.py:handle?"],
+        files={"steps/get_chat.py": "import json\n\nasync def handle(req, ctx):\n    ...\n\n"
+                                    "def helper():\n    ...\n"},
+    ),
+    Case(
+        "python file defining no function",
+        edit("steps/create.py", "steps/get_chat.py"),
+        ["motia.yaml:21:14: steps/get_chat.py has no function 'handler'"],
+        ["steps/get_chat.py defines no function; add `async def handler(req, ctx):`"],
+        files={"steps/get_chat.py": "# TODO\nLIMIT = 10\n"},
+    ),
+    Case(
+        "python handler with a syntax error",
+        VALID,
+        ["steps/create.py:3:28: SyntaxError: expected ':'"],
+        ["the handler of step 'create-order' (motia.yaml:21:14) cannot be imported until this "
+         "is fixed"],
+        files={"steps/create.py": "import json\n\nasync def handler(req, ctx)\n    ...\n"},
+    ),
+    Case(
+        "ESM file without that export",
+        edit("steps/ship.js", "steps/ship.mjs"),
+        ["motia.yaml:26:14: steps/ship.mjs does not export 'handler'"],
+        ["steps/ship.mjs exports ship, RATE; add `export async function handler(data, ctx) {}`, "
+         "or name one of them: handler: steps/ship.mjs:<function>"],
+        files={"steps/ship.mjs": "export async function ship(data, ctx) {}\n"
+                                 "export const RATE = 3;\n"},
+    ),
+    Case(
+        "CommonJS file exporting nothing",
+        VALID,
+        ["motia.yaml:26:14: steps/ship.js does not export 'handler'"],
+        ["steps/ship.js exports nothing; add `exports.handler = async (data, ctx) => {}` "
+         "(ESM: `export async function handler(data, ctx)`)"],
+        files={"steps/ship.js": "async function handler(data, ctx) {}\n"},
     ),
     Case(
         "wrong type for a field",

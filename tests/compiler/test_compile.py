@@ -105,7 +105,7 @@ def test_every_error_of_every_stage_is_reported_at_once(
         "motia.yaml:2:1: unknown top-level key 'colour'",
         "motia.yaml:20:13: step 'create-order' emits undeclared topic 'order.placd'",
         "motia.yaml:27:14: handler file 'steps/gone.js' not found",
-        "motia.yaml:28:31: cron expression 'every day' has 2 fields, expected 5 (or 6 with seconds)",
+        "motia.yaml:28:31: cron expression 'every day' has 2 fields, expected 5 (or 6 with seconds first)",
     ]
 
 
@@ -222,7 +222,7 @@ def test_inline_schemas_may_name_declared_schemas(tmp_path: Path) -> None:
 
 def test_every_optional_step_key_is_accepted(tmp_path: Path) -> None:
     text = VALID + (
-        "  nightly:\n    type: cron\n    cron: '*/5 * * * * 30'\n    timezone: Europe/Paris\n"
+        "  nightly:\n    type: cron\n    cron: '30 */5 * * * *'\n    timezone: Europe/Paris\n"
         "    idempotent: true\n    description: Every five minutes, at second 30\n"
         "    flows: [checkout]\n    workers: 2\n    concurrency: 4\n    memory: 1GiB\n"
         "    backoff: {max: 2m}\n    handler: steps/create.py:nightly\n"
@@ -230,7 +230,8 @@ def test_every_optional_step_key_is_accepted(tmp_path: Path) -> None:
         "    query: {type: object, properties: {q: {type: string}}}\n"
         "    responses: {200: Order, 204: null}\n    flows: [checkout]\n    handler: steps/create.py\n"
     )
-    write_project(tmp_path, text)
+    write_project(tmp_path, text, {"steps/create.py": "def handler(req, ctx): ...\n"
+                                           "def nightly(ctx): ...\n"})
     app = compile_project(tmp_path / "motia.yaml").app
     nightly, search = app.steps[-2:]
     assert (nightly.timezone, nightly.idempotent, nightly.workers, nightly.concurrency) == (

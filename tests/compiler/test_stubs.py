@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import subprocess
 from pathlib import Path
 from typing import ClassVar
@@ -21,7 +22,9 @@ from hypothesis import strategies as st
 from sample_apps import PAYMENT, billing
 
 from motia.compiler.ir import App, Handler, Step, Topic
+from motia.compiler.pytypes import render_python_types
 from motia.compiler.stubs import stub_text, write_stubs
+from motia.compiler.tstypes import render_ts_types
 from motia.errors import CompileError
 
 WRITTEN = ["steps/cleanup.py", "steps/create_invoice.js", "steps/get_invoice.mjs",
@@ -65,9 +68,13 @@ def test_event_stub_shows_the_subscribed_payload(tmp_path: Path) -> None:
     assert "Payload of paid (data), schema Payment:" in source
 
 
-async def test_generated_python_handlers_run(tmp_path: Path) -> None:
-    # Given the written api stub / When its handler is called with a request
+async def test_generated_python_handlers_run(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the written api stub and the types it imports (the worker puts the project
+    # root on sys.path) / When its handler is called with a request
     write_stubs(billing(tmp_path))
+    (tmp_path / "motia_types.py").write_text(render_python_types(billing(tmp_path)))
+    monkeypatch.syspath_prepend(str(tmp_path))
     spec = importlib.util.spec_from_file_location("stub", tmp_path / "steps/stripe_webhook.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -87,6 +94,28 @@ async def test_generated_python_handlers_run(tmp_path: Path) -> None:
     # Then it answers 200 and logged its call
     assert result == {"status": 200, "body": {"ok": True}}
     assert Ctx.logger.seen == ("stripe-webhook called", {"params": {}})
+
+
+def test_stubs_pass_mypy_strict_and_tsc_with_the_generated_types(
+    tmp_path: Path, mypy: str, motia_for_mypy: Path, tsc: str
+) -> None:
+    # Given every stub of the SPEC example and the two type files
+    app = billing(tmp_path)
+    write_stubs(app)
+    (tmp_path / "motia_types.py").write_text(render_python_types(app))
+    (tmp_path / "motia-types.d.ts").write_text(render_ts_types(app))
+    (tmp_path / "jsconfig.json").write_text(
+        '{"compilerOptions": {"checkJs": true, "allowJs": true, "noEmit": true, "strict": true,'
+        ' "target": "es2022", "module": "nodenext", "lib": ["es2022"]},'
+        ' "include": ["steps", "motia-types.d.ts"]}')
+    # When both checkers read them, Then neither finds anything
+    env = {**os.environ, "MYPYPATH": str(motia_for_mypy)}
+    typed = subprocess.run([mypy, "--strict", "--no-incremental", "steps", "motia_types.py"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert typed.returncode == 0, typed.stdout
+    checked = subprocess.run([tsc, "-p", "jsconfig.json"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300)
+    assert (checked.returncode, checked.stdout) == (0, "")
 
 
 def test_node_stubs_pass_node_check(tmp_path: Path, node: str) -> None:

@@ -71,6 +71,48 @@ async def _quick(ctx: InvocationContext) -> None:
     return None
 
 
+class _Clock:
+    """A clock that jumps to each wake-up time at once, up to `until`, then waits forever:
+    a schedule runs as fast as the loop turns and stops at a known point."""
+
+    def __init__(self, now: float, until: float) -> None:
+        self.now = now
+        self.until = until
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep_until(self, when: float) -> None:
+        if when > self.until:
+            await asyncio.Event().wait()  # past the end of the test: until cancelled
+        self.now = max(self.now, when)
+        await asyncio.sleep(0)  # let the tick started before this wake-up run
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_loop_fires_a_seconds_schedule_every_ten_seconds() -> None:
+    # Given a */10-seconds step and a clock at 11:59:55 that stops after 12:00:30
+    start = datetime(2024, 5, 1, 11, 59, 55, tzinfo=UTC).timestamp()
+    runtime = _Runtime(cron_step("*/10 * * * * *"), MemoryStore(), _quick)
+    scheduler = Scheduler(runtime, clock=_Clock(start, until=start + 35))  # type: ignore[arg-type]
+    # When the scheduler runs until the clock stops
+    scheduler.start()
+    try:
+        await _until(lambda: len(runtime.calls) == 4)
+    finally:
+        await scheduler.stop(2.0)
+    # Then it fired at :00, :10, :20 and :30 of 12:00, once each, with a trace each
+    fired = [datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S") for t in runtime.seen.fired]
+    assert fired == ["12:00:00", "12:00:10", "12:00:20", "12:00:30"]
+    assert len({c.trace_id for c in runtime.calls}) == 4
+
+
 async def _run(runtime: _Runtime, seconds: float) -> None:
     scheduler = Scheduler(runtime)  # type: ignore[arg-type]
     scheduler.start()
@@ -78,9 +120,9 @@ async def _run(runtime: _Runtime, seconds: float) -> None:
     await scheduler.stop(2.0)
 
 
-def test_six_fields_put_seconds_last_and_five_fields_are_minutes() -> None:
+def test_six_fields_put_seconds_first_and_five_fields_are_minutes() -> None:
     start = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
-    every_15s = ticks(cron_step("* * * * * */15"), start)
+    every_15s = ticks(cron_step("*/15 * * * * *"), start)
     assert [every_15s.get_next(float) - start for _ in range(3)] == [15, 30, 45]
     hourly = ticks(cron_step("0 * * * *"), start)
     assert hourly.get_next(float) - start == 3600

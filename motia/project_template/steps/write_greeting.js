@@ -1,4 +1,6 @@
 // Writes the greeting, stores it in shared state and announces it.
+
+/** @type {import('../motia-types.js').WriteGreetingHandler} */
 exports.handler = async (greeting, ctx) => {
   const written = { ...greeting, text: `Hello, ${greeting.name}!` };
   await ctx.state.set('greetings', greeting.id, written);
