@@ -19,14 +19,16 @@ from motia.compiler.suggest import closest
 from motia.errors import CompileError, Diagnostic
 
 
-def check_handler(step: Step, root: Path, problems: Problems, *, require_file: bool) -> None:
+def check_handler(step: Step, root: Path, problems: Problems, *, require_file: bool,
+                  where: tuple[str, ...] | None = None) -> None:
     """File an error unless the step's handler file exists (when required) and defines
-    its function. A missing file under `require_file=False` is for `--stubs` to write."""
+    its function. A missing file under `require_file=False` is for `--stubs` to write.
+    `where` is the handler's place in motia.yaml (default: the step's `handler` key)."""
     if step.handler is None:
         return
     file = root / step.handler.path
     if _is(file, Path.is_file):
-        _check_function(step, file, problems)
+        _check_function(step, file, problems, where)
         return
     if not require_file and not _is(file, Path.is_dir):
         return
@@ -35,12 +37,13 @@ def check_handler(step: Step, root: Path, problems: Problems, *, require_file: b
     else:
         message = f"handler file '{step.handler.path}' not found"
         hint = "create it, or run `motia compile --stubs` to generate it (paths are relative to motia.yaml)"
-    problems.error(("steps", step.name, "handler"), CompileError(message, hint))
+    problems.error(where or ("steps", step.name, "handler"), CompileError(message, hint))
 
 
-def _check_function(step: Step, file: Path, problems: Problems) -> None:
+def _check_function(step: Step, file: Path, problems: Problems,
+                    where: tuple[str, ...] | None = None) -> None:
     assert step.handler is not None
-    where = ("steps", step.name, "handler")
+    where = where or ("steps", step.name, "handler")
     found = _definitions(str(file), step.handler.language)
     if found is None:
         return  # unreadable now: the worker will say why when it loads
@@ -78,7 +81,7 @@ def _missing(step: Step, found: Definitions) -> CompileError:
 
 
 def _syntax_error(step: Step, error: tuple[int, int, str], problems: Problems,
-                  where: tuple[str, str, str]) -> Diagnostic:
+                  where: tuple[str, ...]) -> Diagnostic:
     assert step.handler is not None
     line, col, text = error
     shown = os.path.normpath(os.path.join(os.path.dirname(problems.doc.file), step.handler.path))

@@ -4,6 +4,9 @@ One channel per topic (address = topic name) holding one message whose payload i
 topic's schema; one operation per step and topic: `send` for each topic a step emits,
 `receive` for each it subscribes to. Noop steps are included (marked with
 `x-motia-step-type: noop`) because a diagram's readers expect them; they never run.
+Each stream is a channel too (address `/__motia/streams/{stream}/{group}`, a `group`
+parameter): its message is the change frame clients receive, `data` holding the item's
+schema, and each step that writes the stream has a `send` operation on it.
 Ids are the names made safe for `$ref` pointers (`[A-Za-z0-9._-]`, suffixed when two
 collide); the real names stay in `address`, `name` and `title`.
 """
@@ -15,7 +18,7 @@ from typing import Any
 
 from motia.compiler._components import Components
 from motia.compiler._names import unique
-from motia.compiler.ir import App, Step, Topic
+from motia.compiler.ir import App, Step, Stream, Topic
 
 ASYNCAPI_VERSION = "3.0.0"
 
@@ -33,9 +36,11 @@ class _Ids:
 def render_asyncapi(app: App) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of `app`'s topics, ready for json.dump or yaml.dump."""
     components = Components(app)
-    channel_ids = _channel_ids(app)
+    channel_ids, stream_ids = _channel_ids(app)
     channels = {channel_ids[topic.name]: _channel(topic, channel_ids[topic.name], components)
                 for topic in _topics(app)}
+    channels.update({stream_ids[stream.name]: _stream_channel(
+        stream, stream_ids[stream.name], components) for stream in app.streams})
     operations: dict[str, Any] = {}
     ids = _Ids()
     for step in app.steps:
@@ -43,6 +48,10 @@ def render_asyncapi(app: App) -> dict[str, Any]:
             for topic in topics:
                 key = ids.fresh(f"{step.name}.{action}.{topic}")
                 operations[key] = _operation(step, action, channel_ids[topic])
+        for stream in step.streams:
+            if stream in stream_ids:
+                key = ids.fresh(f"{step.name}.send.stream.{stream}")
+                operations[key] = _operation(step, "send", stream_ids[stream])
     document: dict[str, Any] = {
         "asyncapi": ASYNCAPI_VERSION,
         "info": _info(app),
@@ -83,9 +92,40 @@ def _topics(app: App) -> list[Topic]:
     return topics
 
 
-def _channel_ids(app: App) -> dict[str, str]:
+def _channel_ids(app: App) -> tuple[dict[str, str], dict[str, str]]:
+    """Channel ids of the topics and of the streams, unique across both."""
     ids = _Ids()
-    return {topic.name: ids.fresh(topic.name) for topic in _topics(app)}
+    topics = {topic.name: ids.fresh(topic.name) for topic in _topics(app)}
+    return topics, {stream.name: ids.fresh(f"stream.{stream.name}") for stream in app.streams}
+
+
+def _stream_channel(stream: Stream, channel_id: str, components: Components) -> dict[str, Any]:
+    data: dict[str, Any] = (components.use(stream.schema, f"{stream.name}.item")
+                            if stream.schema is not None else {})
+    payload = {
+        "type": "object",
+        "required": ["stream", "group", "op"],
+        "properties": {
+            "stream": {"const": stream.name},
+            "group": {"type": "string"},
+            "id": {"type": "string", "description": "the item (absent for `event`)"},
+            "op": {"enum": ["create", "update", "delete", "event"]},
+            "data": data,
+            "version": {"type": "integer", "description": "the item's version"},
+        },
+    }
+    message: dict[str, Any] = {"name": f"{stream.name} change", "title": stream.name,
+                               "contentType": "application/json", "payload": payload}
+    if stream.description:
+        message["summary"] = stream.description
+    channel: dict[str, Any] = {
+        "address": f"/__motia/streams/{stream.name}/{{group}}", "title": f"stream {stream.name}",
+        "parameters": {"group": {"description": "the group of items a client subscribes to"}},
+        "messages": {channel_id: message},
+    }
+    if stream.description:
+        channel["description"] = stream.description
+    return channel
 
 
 def _channel(topic: Topic, channel_id: str, components: Components) -> dict[str, Any]:

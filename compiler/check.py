@@ -1,9 +1,10 @@
 """Stage 4: the rules that need the whole App, and the warnings about how it is wired.
 
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
+streams a step writes are declared, the `streams_auth` handler exists,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
 handler files exist and define their function. Warnings (the project still compiles): a topic nobody subscribes
-to, a step in no flow, steps that trigger each other in a cycle.
+to, a step in no flow, a stream no step writes, steps that trigger each other in a cycle.
 """
 
 from __future__ import annotations
@@ -26,16 +27,29 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
     """File every cross-reference error of `app`; warnings only when there is none."""
     topics = {topic.name for topic in app.topics}
     flows = {flow.name for flow in app.flows}
+    streams = {stream.name for stream in app.streams}
     routes: dict[tuple[str, str], str] = {}
     for step in app.steps:
         _check_references(step, topics, flows, problems)
+        _check_streams(step, streams, problems)
         if step.type == "api":
             _check_route(step, routes, problems)
         if step.type == "cron":
             _check_schedule(step, problems)
         check_handler(step, Path(app.root), problems, require_file=require_handlers)
+    if app.streams_auth is not None:
+        check_handler(app.streams_auth, Path(app.root), problems,
+                      require_file=require_handlers, where=("streams_auth",))
     if not problems.errors:
         warn(app, problems)
+
+
+def _check_streams(step: Step, streams: set[str], problems: Problems) -> None:
+    for index, stream in enumerate(step.streams):
+        if stream not in streams:
+            hint = did_you_mean(stream, streams, fallback="declare it under `streams:`")
+            message = f"step '{step.name}' writes undeclared stream '{stream}'"
+            problems.error(("steps", step.name, "streams", index), CompileError(message, hint))
 
 
 def _check_references(step: Step, topics: set[str], flows: set[str], problems: Problems) -> None:
@@ -155,6 +169,12 @@ def warn(app: App, problems: Problems) -> None:
         if not step.flows:
             problems.warn(("steps", step.name), f"step '{step.name}' is in no flow",
                           "add `flows: [<flow>]` so diagrams and the Workbench show it")
+    written = {stream for step in app.steps for stream in step.streams}
+    for stream in app.streams:
+        if stream.name not in written:
+            problems.warn(("streams", stream.name), f"stream '{stream.name}' is written by no step",
+                          f"add `streams: [{stream.name}]` to the steps that call "
+                          f"ctx.streams.{stream.name}, or remove it")
     _warn_cycles(app, problems)
 
 

@@ -30,12 +30,19 @@ def topic_id(name: str) -> str:
     return f"topic:{name}"
 
 
+def stream_id(name: str) -> str:
+    """The node id of stream `name`."""
+    return f"stream:{name}"
+
+
 def build_graph(app: App) -> nx.DiGraph:
     """A DiGraph of `app`: step and topic nodes, `emits` (step -> topic) and
     `subscribes` (topic -> step) edges, each node's flows as its `flows` attribute.
 
     A topic's flows are the union of the flows of every step that emits or subscribes
-    to it, in the order the flows are declared.
+    to it, in the order the flows are declared. Streams are nodes too (`stream:<name>`),
+    with a `writes` edge from each step that declares it; they carry no events between
+    steps, so they never make a cycle.
     """
     graph = nx.DiGraph(app=app.name)
     for step in app.steps:
@@ -49,7 +56,15 @@ def build_graph(app: App) -> nx.DiGraph:
             description=topic.description,
             flows=[],
         )
+    for stream in app.streams:
+        graph.add_node(stream_id(stream.name), kind="stream", name=stream.name,
+                       schema_name=stream.schema_name, description=stream.description, flows=[])
     for step in app.steps:
+        for name in step.streams:
+            if stream_id(name) not in graph:  # undeclared: the checker reports it
+                graph.add_node(stream_id(name), kind="stream", name=name, schema_name=None,
+                               description="", flows=[])
+            graph.add_edge(step_id(step.name), stream_id(name), kind="writes")
         for name in step.emits:
             _ensure_topic(graph, name)
             graph.add_edge(step_id(step.name), topic_id(name), kind="emits")
@@ -86,7 +101,7 @@ def _ensure_topic(graph: nx.DiGraph, name: str) -> None:
 def _assign_topic_flows(graph: nx.DiGraph, app: App) -> None:
     rank = {flow.name: index for index, flow in enumerate(app.flows)}
     for node, attrs in graph.nodes(data=True):
-        if attrs["kind"] != "topic":
+        if attrs["kind"] not in ("topic", "stream"):
             continue
         neighbours = [*graph.predecessors(node), *graph.successors(node)]
         flows = {flow for step in neighbours for flow in graph.nodes[step]["flows"]}

@@ -28,6 +28,7 @@ def render_html(app: App) -> str:
         diagrams=_diagrams(app),
         steps=steps,
         topics=_topic_rows(app, schemas),
+        streams=_stream_rows(app, schemas),
         schemas=schemas.sections,
     )
     return text
@@ -69,7 +70,7 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
         **node,
         "cls": f"n-{node['type']}",
         "x": _num(x), "y": _num(y), "w": _num(w), "h": _num(h),
-        "rx": _num(h / 2 if node["kind"] == "topic" else 6),
+        "rx": _num(h / 2 if node["kind"] == "topic" else 10 if node["kind"] == "stream" else 6),
         "cx": _num(x + w / 2),
         "ty": _num(y + (19 if has_sub else h / 2 + 4)),
         "sy": _num(y + 36),
@@ -171,3 +172,12 @@ def _topic_rows(app: App, schemas: _Schemas) -> list[dict[str, Any]]:
         "emitters": emitters.get(topic.name, []),
         "subscribers": subscribers.get(topic.name, []),
     } for topic in app.topics]
+
+
+def _stream_rows(app: App, schemas: _Schemas) -> list[dict[str, Any]]:
+    return [{
+        "name": stream.name,
+        "description": stream.description,
+        "schema": schemas.link(stream.schema, f"Stream {stream.name}: item", stream.schema_name),
+        "writers": [step.name for step in app.steps if stream.name in step.streams],
+    } for stream in app.streams]

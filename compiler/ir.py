@@ -28,6 +28,11 @@ LANGUAGE_BY_EXTENSION: dict[str, Language] = {
 HANDLER_PARAMS: dict[str, str] = {"api": "req, ctx", "event": "data, ctx", "cron": "ctx"}
 
 
+#: the name `streams_auth:` runs under in the worker pool and the logs; no step can have it
+#: (step names start with a letter or digit)
+STREAMS_AUTH_STEP = "_streams_auth"
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Delay before retry attempt n (n >= 1) is `min(initial * factor**(n-1), max)`."""
@@ -67,6 +72,8 @@ class Step:
     flows: tuple[str, ...] = ()
     emits: tuple[str, ...] = ()
     subscribes: tuple[str, ...] = ()
+    #: streams the handler writes through ctx.streams (drawn beside the step)
+    streams: tuple[str, ...] = ()
     # execution, from `defaults` unless the step overrides them
     timeout: float = 30.0
     retries: int = 3
@@ -106,6 +113,17 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Stream:
+    """A stream pushed to clients: items (`set`/`delete`) and ephemeral events (`send`)
+    per group, each item checked against `schema` when written."""
+
+    name: str
+    schema: JSONSchema | None = None
+    schema_name: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     description: str = ""
@@ -130,6 +148,9 @@ class App:
     topics: tuple[Topic, ...] = ()
     flows: tuple[Flow, ...] = ()
     steps: tuple[Step, ...] = ()
+    streams: tuple[Stream, ...] = ()
+    #: `streams_auth:` as a runnable api-like step (STREAMS_AUTH_STEP), or None
+    streams_auth: Step | None = None
     source_hash: str = ""
 
     def step(self, name: str) -> Step:
@@ -142,6 +163,12 @@ class App:
         for topic in self.topics:
             if topic.name == name:
                 return topic
+        raise KeyError(name)
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
         raise KeyError(name)
 
     def subscribers(self, topic: str) -> tuple[Step, ...]:

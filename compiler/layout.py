@@ -158,12 +158,12 @@ def _box(node: str, attrs: dict[str, Any]) -> dict[str, Any]:
     kind = attrs["kind"]
     sublabel = _sublabel(attrs) if kind == "step" else ""
     longest = max(len(attrs["name"]), len(sublabel))
-    height = TOPIC_H if kind == "topic" else STEP_H_SUB if sublabel else STEP_H
+    height = TOPIC_H if kind in ("topic", "stream") else STEP_H_SUB if sublabel else STEP_H
     return {
         "id": node,
         "name": attrs["name"],
         "kind": kind,
-        "type": attrs["type"] if kind == "step" else "topic",
+        "type": attrs["type"] if kind == "step" else kind,
         "label": attrs["name"],
         "sublabel": sublabel,
         "flows": list(attrs["flows"]),

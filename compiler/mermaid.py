@@ -7,7 +7,8 @@ Layout choices:
   of its own gets no subgraph: Mermaid draws an empty subgraph as a stray node;
 - a topic sits in the first flow of the steps touching it, outside any subgraph when
   none of them is in a flow; steps in no flow sit outside every subgraph;
-- edges come from `emits` and `subscribes` alone, whatever the flows say.
+- edges come from `emits` and `subscribes` alone, whatever the flows say; a stream is a
+  cylinder beside the steps that write it (a dotted `writes` edge).
 
 Any name renders: node ids are rebuilt from `[A-Za-z0-9_]` with a kind prefix (and a
 numeric suffix when two names sanitise alike), and labels are quoted with Mermaid's
@@ -35,7 +36,7 @@ _ENTITIES = {
     ";": "#59;",
     "\\": "#92;",
 }
-_PREFIX = {"step": "s_", "topic": "t_", "flow": "f_"}
+_PREFIX = {"step": "s_", "topic": "t_", "flow": "f_", "stream": "r_"}
 
 
 def escape_label(text: str) -> str:
@@ -80,13 +81,14 @@ def render_mermaid(app: App) -> str:
         if members:
             subgraphs.append({"id": ids("flow", flow), "label": escape_label(flow),
                               "nodes": members})
-    edges = [(_ref(graph, ids, source), _ref(graph, ids, target))
-             for source, target in graph.edges]
+    edges = [(_ref(graph, ids, source), "-.->" if kind == "writes" else "-->",
+              _ref(graph, ids, target)) for source, target, kind in graph.edges(data="kind")]
     text: str = render(
         "flowchart.mmd.j2",
         subgraphs=subgraphs,
         loose=[_node(graph.nodes[node], ids) for node in graph if homes[node] is None],
         edges=edges,
+        has_streams=bool(app.streams),
     )
     return text
 
@@ -113,6 +115,8 @@ def _node(attrs: dict[str, Any], ids: _Ids) -> str:
     name = escape_label(attrs["name"])
     if attrs["kind"] == "topic":
         return f'{node_id}(["{name}"]):::topic'
+    if attrs["kind"] == "stream":
+        return f'{node_id}[("{name}")]:::stream'
     kind = attrs["type"]
     if kind == "api":
         detail = escape_label(f"{attrs['method'] or ''} {attrs['path'] or ''}".strip())

@@ -66,7 +66,8 @@ def input_hash(
 
 def handler_paths(app: App) -> list[str]:
     """The handler files `app` runs, relative to its root."""
-    return [step.handler.path for step in app.steps if step.handler is not None]
+    steps = [*app.steps, *([app.streams_auth] if app.streams_auth is not None else [])]
+    return [step.handler.path for step in steps if step.handler is not None]
 
 
 def write_plan(

@@ -20,6 +20,7 @@ from motia.compiler._problems import Problems
 from motia.compiler._refs import SchemaResolver
 from motia.compiler.ir import (
     LANGUAGE_BY_EXTENSION,
+    STREAMS_AUTH_STEP,
     Adapters,
     App,
     Backoff,
@@ -28,6 +29,7 @@ from motia.compiler.ir import (
     Response,
     Step,
     StepType,
+    Stream,
     Topic,
 )
 from motia.compiler.loader import JSONPath
@@ -86,6 +88,8 @@ class _Resolver:
                         self._items("flows")),
             steps=tuple(step for n, v in self._items("steps")
                         if (step := self._step(n, v, base)) is not None),
+            streams=tuple(self._stream(n, _mapping(v)) for n, v in self._items("streams")),
+            streams_auth=self._streams_auth(base),
         )
         return Resolved(app, tuple(sorted(self.schemas.ref_files)))
 
@@ -105,6 +109,23 @@ class _Resolver:
         schema, schema_name = self.schemas.use(raw.get("schema"), ("topics", name, "schema"))
         return Topic(name, schema, schema_name, _text(raw.get("description")))
 
+    def _stream(self, name: str, raw: dict[str, Any]) -> Stream:
+        schema, schema_name = self.schemas.use(raw.get("schema"), ("streams", name, "schema"))
+        return Stream(name, schema, schema_name, _text(raw.get("description")))
+
+    def _streams_auth(self, base: _Execution) -> Step | None:
+        """`streams_auth:` as an api-like step: it runs in its own worker and gets a
+        request-shaped `req` (headers, query, the subscription)."""
+        if not isinstance(self.data.get("streams_auth"), str):
+            return None
+        handler = self._handler({"handler": self.data["streams_auth"]}, ())
+        if handler is None:
+            return None
+        return Step(name=STREAMS_AUTH_STEP, type="api", handler=handler,
+                    description="allows or refuses stream subscriptions",
+                    timeout=base.timeout, workers=base.workers,
+                    concurrency=base.concurrency, memory=base.memory)
+
     def _step(self, name: str, raw: Any, base: _Execution) -> Step | None:
         if not isinstance(raw, dict) or raw.get("type") not in _STEP_TYPES:
             return None  # the schema stage reported it
@@ -119,6 +140,7 @@ class _Resolver:
             flows=_names(raw.get("flows")),
             emits=_names(raw.get("emits")),
             subscribes=_names(raw.get("subscribes")),
+            streams=_names(raw.get("streams")),
             timeout=execution.timeout,
             retries=execution.retries if kind in ("event", "cron") else 0,
             backoff=execution.backoff,
@@ -158,7 +180,7 @@ class _Resolver:
         try:
             return parse_handler(spec)
         except CompileError as exc:
-            self.problems.error(path + ("handler",), exc)
+            self.problems.error(path + ("handler",) if path else ("streams_auth",), exc)
             return None
 
     def _execution(self, raw: dict[str, Any], path: JSONPath, base: _Execution) -> _Execution:

@@ -117,3 +117,8 @@ class StateError(MotiaError, ValueError):
 
 class AdapterUnavailable(MotiaError, ConnectionError):
     """Raised when a configured service (RabbitMQ, Redis, PostgreSQL) cannot be reached."""
+
+
+class StreamError(MotiaError, ValueError):
+    """Raised by ctx.streams.* when the stream is not one the step declares, an argument is
+    malformed, or the item breaks the stream's schema."""

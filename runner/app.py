@@ -80,6 +80,7 @@ class Runtime:
         self.pool: Any = None
         self.gateway: Any = None
         self.scheduler: Any = None
+        self.streams: Any = None  # a StreamHub when the app declares streams
         self.port: int | None = None
         self.ops_port: int | None = None  # the ops server's (--metrics-port), once listening
         self._runner: web.AppRunner | None = None
@@ -133,6 +134,8 @@ class Runtime:
                                   root=Path(self.app.root))
         await self.store.open()
         self._push("state store", _ignore_grace(self.store.close))
+        if self.app.streams:
+            await self._start_streams()
         self.bus = create_bus(config.events, app=self.app, store=self.store, hooks=self.hooks,
                               url=config.amqp_url)
         await self.bus.open()
@@ -153,9 +156,23 @@ class Runtime:
         # event handler, so it should not hold that step's worker processes.
         eager = self.config.eager and [s.name for s in self.app.steps
                                        if s.type in self.config.step_types]
-        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks, eager=eager)
+        self.pool = WorkerPool(self.app, self.store, self.logger, self.hooks, eager=eager,
+                               streams=self.streams)
         await _maybe_await(self.pool.start())
         self._push("worker pool", self._close_pool)
+
+    async def _start_streams(self) -> None:
+        from motia.runner.streams import create_fanout, fanout_kind
+        from motia.runner.streams.hub import StreamHub
+        from motia.runner.streams.items import StreamItems
+
+        assert self.store is not None
+        config = self.config
+        fanout = create_fanout(fanout_kind(config.events, config.state), namespace=self.app.name,
+                               amqp_url=config.amqp_url, state_url=config.state_url)
+        self.streams = StreamHub(self.app, StreamItems(self.store), fanout)
+        await self.streams.open()
+        self._push("streams", _ignore_grace(self.streams.close))
 
     async def _start_scheduler(self) -> None:
         from motia.runner.scheduler import Scheduler

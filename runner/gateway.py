@@ -73,6 +73,11 @@ class Gateway:
         admin.add_admin_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares))
         # the probes, before the steps' catch-all and without the Workbench token guard
         add_ops_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares[:1]))
+        if self.runtime.app.streams:
+            from motia.runner.streams.routes import add_stream_routes
+
+            add_stream_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares[:1]),
+                              lambda h: with_middlewares(h, middlewares))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 

@@ -13,6 +13,7 @@ async def handler(req, ctx):
         "total": total,
     }
     await ctx.state.set("orders", placed["id"], {**placed, "items": order["items"], "status": "placed"})
+    await ctx.streams.orders.set(placed["id"], "status", {"status": "placed", "total": total})
     await ctx.emit({"topic": "order.placed", "data": placed})
     ctx.logger.info("order placed", {"id": placed["id"], "total": total})
     return {"status": 201, "body": placed}

@@ -11,5 +11,6 @@ async def handler(payment, ctx):
             {"append": "history", "value": {"status": "paid", "amount": payment["amount"]}},
         ])
     await ctx.state.set("receipts", order_id, payment)
+    await ctx.streams.orders.set(order_id, "status", {"status": "paid"})
     await ctx.emit({"topic": "receipt.sent", "data": payment})
     ctx.logger.info("receipt sent", {"order": order_id})

@@ -1,5 +1,5 @@
 """Answering a handler's calls: `ctx.emit` checked against the plan, `ctx.state.*` from the
-store, `ctx.logger` lines into the Logger. Mixed into WorkerProcess (it uses its pending
+store, `ctx.streams.*` by the stream hub, `ctx.logger` lines into the Logger. Mixed into WorkerProcess (it uses its pending
 invocations, its owner and its `_send`)."""
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ class HandlerCalls:
             task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif op in p.STREAM_OPS:
+            task = self.loop.create_task(self._stream_call(cid, op, args))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         else:
             self._reply_error(cid, "MotiaError", f"unknown operation {op!r}")
 
@@ -95,6 +99,19 @@ class HandlerCalls:
             self._reply_error(cid, _public_type(exc), str(exc))
             return
         self.owner.hooks.after_state_op(self.step.name, ctx, op, args)
+        self._reply(cid, value)
+
+    async def _stream_call(self, cid: Any, op: str, args: list[Any]) -> None:
+        streams = self.owner.pool.streams
+        if streams is None:
+            self._reply_error(cid, "StreamError", "this app declares no streams: add them "
+                                                  "under `streams:` in motia.yaml")
+            return
+        try:
+            value = await streams.call(self.step, op, args)
+        except Exception as exc:  # noqa: BLE001 - the handler that asked gets the error
+            self._reply_error(cid, type(exc).__name__, str(exc))
+            return
         self._reply(cid, value)
 
     def _reply(self, cid: Any, value: Any) -> None:

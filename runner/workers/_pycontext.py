@@ -105,8 +105,55 @@ class State:
         return self._ctx._call(p.OP_STATE_LIST, [group, prefix, limit, cursor])
 
 
+class Stream:
+    """`ctx.streams.<name>`: items pushed to subscribed clients as they change."""
+
+    __slots__ = ("_ctx", "name")
+
+    def __init__(self, ctx: Context, name: str) -> None:
+        self._ctx = ctx
+        self.name = name
+
+    def set(self, group: str, id: str, data: Any) -> Any:  # noqa: A002 - SPEC's name
+        """Create or replace the item; StreamError when `data` breaks the stream's schema."""
+        return self._ctx._call(p.OP_STREAM_SET, [self.name, group, id, data])
+
+    def get(self, group: str, id: str) -> Any:  # noqa: A002
+        return self._ctx._call(p.OP_STREAM_GET, [self.name, group, id])
+
+    def delete(self, group: str, id: str) -> Any:  # noqa: A002
+        return self._ctx._call(p.OP_STREAM_DELETE, [self.name, group, id])
+
+    def get_group(self, group: str) -> Any:
+        return self._ctx._call(p.OP_STREAM_GET_GROUP, [self.name, group])
+
+    def send(self, group: str, event: dict[str, Any]) -> Any:
+        """Send `{"type", "data"}` to the group's subscribers; not stored."""
+        return self._ctx._call(p.OP_STREAM_SEND, [self.name, group, event])
+
+    def __repr__(self) -> str:
+        return f"<stream {self.name}>"
+
+
+class Streams:
+    """`ctx.streams`: `ctx.streams.messages`, or `ctx.streams["chat-log"]` for any name."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Stream:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Stream(self._ctx, name)
+
+    def __getitem__(self, name: str) -> Stream:
+        return Stream(self._ctx, name)
+
+
 class Context:
-    """`ctx`: ids of this invocation plus emit, state and logger."""
+    """`ctx`: ids of this invocation plus emit, state, streams and logger."""
 
     __slots__ = ("_emits", "_id", "_logger", "_state", "_worker", "attempt", "event_id", "topic",
                  "trace_id")
@@ -128,6 +175,10 @@ class Context:
         if self._state is None:
             self._state = State(self)
         return self._state
+
+    @property
+    def streams(self) -> Streams:
+        return Streams(self)
 
     @property
     def logger(self) -> Logger:

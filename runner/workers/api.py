@@ -14,7 +14,10 @@ Payload by step type:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from motia.compiler.ir import Step
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,9 @@ class InvocationResult:
     value: Any
     emits: list[Emit] = field(default_factory=list)
     duration: float = 0.0
+
+
+class StreamCalls(Protocol):
+    """What answers a handler's `ctx.streams.*` calls (runner/streams/hub.py's StreamHub)."""
+
+    async def call(self, step: Step, op: str, args: list[Any]) -> Any: ...

@@ -35,6 +35,11 @@ const OP_STATE_CLEAR = 'state.clear';
 const OP_STATE_INCR = 'state.incr';
 const OP_STATE_UPDATE = 'state.update';
 const OP_STATE_LIST = 'state.list';
+const OP_STREAM_SET = 'streams.set';
+const OP_STREAM_GET = 'streams.get';
+const OP_STREAM_DELETE = 'streams.delete';
+const OP_STREAM_GET_GROUP = 'streams.get_group';
+const OP_STREAM_SEND = 'streams.send';
 
 const EXIT_OK = 0;
 const EXIT_LOAD_FAILED = 3;
@@ -49,10 +54,13 @@ class EmitError extends Error {
 class StateError extends Error {
   constructor(message) { super(message); this.name = 'StateError'; }
 }
+class StreamError extends Error {
+  constructor(message) { super(message); this.name = 'StreamError'; }
+}
 class MotiaError extends Error {
   constructor(message) { super(message); this.name = 'MotiaError'; }
 }
-const REPLY_ERRORS = { EmitError, StateError, TypeError, RangeError };
+const REPLY_ERRORS = { EmitError, StateError, StreamError, TypeError, RangeError };
 
 // --- framing --------------------------------------------------------------------------------
 
@@ -150,7 +158,7 @@ function call(id, op, args) {
     try {
       send({ type: CALL, id, cid, op, args });
     } catch (e) {
-      const Cls = op === OP_EMIT ? EmitError : StateError;
+      const Cls = op === OP_EMIT ? EmitError : op.startsWith('streams.') ? StreamError : StateError;
       reject(new Cls(`ctx.${op}: the value is not JSON: ${e.message}`));
       return;
     }
@@ -192,6 +200,22 @@ class State {
   }
 }
 
+// ctx.streams.<name>: items pushed to subscribed clients (ctx.streams['chat-log'] for any name)
+class Stream {
+  constructor(id, name) { this._id = id; this.name = name; }
+  set(group, id, data) { return call(this._id, OP_STREAM_SET, [this.name, group, id, data === undefined ? null : data]); }
+  get(group, id) { return call(this._id, OP_STREAM_GET, [this.name, group, id]); }
+  delete(group, id) { return call(this._id, OP_STREAM_DELETE, [this.name, group, id]); }
+  getGroup(group) { return call(this._id, OP_STREAM_GET_GROUP, [this.name, group]); }
+  send(group, event) { return call(this._id, OP_STREAM_SEND, [this.name, group, event === undefined ? null : event]); }
+}
+
+function streamsOf(id) {
+  return new Proxy({}, {
+    get(_, name) { return typeof name === 'string' && name !== 'then' ? new Stream(id, name) : undefined; },
+  });
+}
+
 class Logger {
   constructor(id) { this._id = id; }
   _log(level, msg, data) {
@@ -219,6 +243,7 @@ class Context {
     this.topic = ids.topic === undefined ? null : ids.topic;
     this.state = new State(id);
     this.logger = new Logger(id);
+    this._streams = null;
     this._emits = [];  // [topic, data as JSON text, or null once rejected], in call order
   }
 
@@ -227,6 +252,11 @@ class Context {
       throw new TypeError(`ctx.emit takes {topic: string, data}, got ${JSON.stringify(event)}`);
     }
     return emit(this, event.topic, event.data === undefined ? null : event.data);
+  }
+
+  get streams() {
+    if (this._streams === null) this._streams = streamsOf(this._id);
+    return this._streams;
   }
 
   /** An AbortSignal aborted when the host cancels this invocation (after its timeout). */

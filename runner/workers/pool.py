@@ -33,7 +33,7 @@ from motia.runner.workers._emits import EmitValidator
 from motia.runner.workers._pipes import rss_of
 from motia.runner.workers._process import WorkerProcess
 from motia.runner.workers._supervisor import Retired, Supervisor
-from motia.runner.workers.api import InvocationContext, InvocationResult
+from motia.runner.workers.api import InvocationContext, InvocationResult, StreamCalls
 
 
 class WorkerPool:
@@ -54,6 +54,7 @@ class WorkerPool:
     def __init__(
         self, app: App, store: StateStore, logger: Logger, hooks: Hooks | None = None, *,
         eager: bool | Collection[str] = False, node: str | None = None,
+        streams: StreamCalls | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -63,6 +64,8 @@ class WorkerPool:
         #: collection: only those steps' (a replica's role runs only some step types)
         self.eager = eager
         self.node = node
+        #: answers ctx.streams.* (runner/streams/hub.py); None when the app has no streams
+        self.streams = streams
         self.validator = EmitValidator(app)
         self.closing = False
         #: every worker process not yet gone, across current and retired supervisors
@@ -193,7 +196,8 @@ def _find(app: App, name: str) -> Any:
     for step in app.steps:
         if step.name == name:
             return step
-    return None
+    auth = app.streams_auth  # runs in its own workers like a step, under a reserved name
+    return auth if auth is not None and auth.name == name else None
 
 
 def _mb(size: int) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from motia._response import Response
-from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError
+from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, StreamError
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pycontext import Context, Request
@@ -38,6 +38,7 @@ from motia.runner.workers._pyload import LoadFailure, load_handler
 
 _REPLY_ERRORS: dict[str, type[Exception]] = {
     "EmitError": EmitError, "StateError": StateError, "AdapterUnavailable": AdapterUnavailable,
+    "StreamError": StreamError,
     "TypeError": TypeError, "ValueError": ValueError,
 }
 
@@ -303,7 +304,8 @@ class Worker(asyncio.BufferedProtocol):
         try:
             self.send({"type": p.CALL, "id": inv_id, "cid": cid, "op": op, "args": args})
         except p.NOT_JSON as exc:
-            error = EmitError if op == p.OP_EMIT else StateError
+            error = (EmitError if op == p.OP_EMIT
+                     else StreamError if op.startswith("streams.") else StateError)
             raise error(f"ctx.{op}: the value is not JSON: {exc}") from None
         self._calls[cid] = future
 

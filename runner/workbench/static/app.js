@@ -1,6 +1,6 @@
 // The Workbench page: loads the app once, then routes the URL hash to a view.
 // Routes: #/flows[/<flow>][?node=<id>], #/logs, #/traces[/<id>], #/state[/<group>[/<key>]],
-// #/dlq, #/endpoints[/<step>].
+// #/streams[/<stream>[/<group>]], #/dlq, #/endpoints[/<step>].
 
 import { api, h, fill } from "./dom.js";
 import { buildModel } from "./model.js";
@@ -10,6 +10,7 @@ import { renderTraces } from "./traces.js";
 import { renderState } from "./state.js";
 import { renderDlq } from "./dlq.js";
 import { renderEndpoints } from "./tester.js";
+import { renderStreams } from "./streams.js";
 
 const VIEWS = {
   flows: { title: "Flows", render: renderFlows },
@@ -17,6 +18,7 @@ const VIEWS = {
   logs: { title: "Logs", render: renderLogs },
   traces: { title: "Traces", render: renderTraces },
   state: { title: "State", render: renderState },
+  streams: { title: "Streams", render: renderStreams },
   dlq: { title: "Dead letters", render: renderDlq },
 };
 

@@ -13,7 +13,7 @@ const MONO = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono",
 const NAME_FONT = `600 11.5px ${MONO}`;
 const SUB_FONT = `10.5px ${MONO}`;
 const CHAR_W = 7;
-const KIND_LABEL = { api: "API", event: "Event", cron: "Cron", noop: "Noop", topic: "Topic" };
+const KIND_LABEL = { api: "API", event: "Event", cron: "Cron", noop: "Noop", topic: "Topic", stream: "Stream" };
 let canvas = null;
 
 function textWidth(text, font = NAME_FONT) {
@@ -38,7 +38,7 @@ function fit(text, width, font) {
 export function nodeSize(node) {
   const longest = Math.max(node.label.length, (node.sub || "").length);
   const w = Math.min(240, Math.max(96, longest * CHAR_W + 28));
-  if (node.kind === "topic") return { w, h: 32 };
+  if (node.kind === "topic" || node.kind === "stream") return { w, h: 32 };
   return { w, h: node.sub ? 48 : 36 };
 }
 
@@ -136,7 +136,7 @@ function nodeGroup(node, onSelect) {
   const choose = (event) => { event.preventDefault(); onSelect(node.id); };
   g.addEventListener("click", choose);
   g.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") choose(event); });
-  const topic = node.kind === "topic";
+  const topic = node.kind === "topic" || node.kind === "stream";
   const pad = topic ? 14 : 14;
   const inner = node.w - pad - (topic ? 12 : 8);
   // The kind sits just above the box, in the gap every layout leaves between boxes.

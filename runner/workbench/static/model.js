@@ -33,6 +33,7 @@ function normaliseStep(raw) {
     flows: raw.flows || [],
     emits: raw.emits || [],
     subscribes: raw.subscribes || [],
+    streams: raw.streams || [],
     handler: normaliseHandler(raw.handler),
     timeout: raw.timeout,
     retries: raw.retries,
@@ -95,6 +96,7 @@ export function buildModel(payload) {
 
 export const stepId = (name) => `step:${name}`;
 export const topicId = (name) => `topic:${name}`;
+export const streamId = (name) => `stream:${name}`;
 
 /** The second line of a step's box in the diagram (as compiler/layout.py words it). */
 export function sublabel(step) {
@@ -132,7 +134,12 @@ export function diagramGraph(model, filter = () => true, everyTopic = false) {
     if (!everyTopic && !topicNames.has(topic.name)) continue;
     nodes.push({ id: topicId(topic.name), kind: "topic", type: "topic", label: topic.name, sub: "" });
   }
+  const streamNames = new Set(kept.flatMap((step) => step.streams || []));
+  for (const name of streamNames) {
+    nodes.push({ id: streamId(name), kind: "stream", type: "stream", label: name, sub: "" });
+  }
   for (const step of kept) {
+    (step.streams || []).forEach((t) => edges.push({ source: stepId(step.name), target: streamId(t), kind: "writes" }));
     step.emits.forEach((t) => edges.push({ source: stepId(step.name), target: topicId(t), kind: "emits" }));
     step.subscribes.forEach((t) => edges.push({ source: topicId(t), target: stepId(step.name), kind: "subscribes" }));
   }
