@@ -15,12 +15,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from motia.errors import MotiaError, UsageError
+from motia.runner import _json_input as json_input
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 TIMEOUT = 30.0
+#: keys per admin API request of `motia state ls GROUP`
+PAGE = 1000
 
 
 class AdminRequestFailed(MotiaError):
@@ -48,6 +52,7 @@ def register(sub: Any) -> None:
     put.set_defaults(func=cmd_state_set)
     ls = _command(state_sub, "ls", "list the groups, or the keys and values of GROUP")
     ls.add_argument("group", nargs="?")
+    ls.add_argument("--prefix", help="with GROUP: only the keys that start with PREFIX")
     ls.set_defaults(func=cmd_state_ls)
 
     dlq = sub.add_parser("dlq", help="list and replay dead letters of a running app")
@@ -95,11 +100,44 @@ def cmd_state_set(args: argparse.Namespace) -> int:
 
 def cmd_state_ls(args: argparse.Namespace) -> int:
     if args.group is None:
+        if args.prefix is not None:
+            raise UsageError("motia state ls: --prefix needs a GROUP (the keys of which group?)")
         for group in call(args, "GET", "/state")["groups"]:
             print(group)
         return 0
-    print(_pretty(call(args, "GET", f"/state/{_q(args.group)}")["items"]))
+    for line in _object_lines(_pages(args)):  # printed as pages arrive: a big group streams
+        print(line)
     return 0
+
+
+def _pages(args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
+    """(key, value) of GROUP in key order, a page of PAGE keys per request."""
+    query = {"limit": str(PAGE)} | ({"prefix": args.prefix} if args.prefix is not None else {})
+    while True:
+        page = call(args, "GET", f"/state/{_q(args.group)}?{urllib.parse.urlencode(query)}")
+        yield from page["items"].items()
+        if page["cursor"] is None:
+            return
+        query["cursor"] = page["cursor"]
+
+
+def _object_lines(items: Iterator[tuple[str, Any]]) -> Iterator[str]:
+    """The lines `_pretty(dict(items))` prints, produced as the items arrive."""
+    first = next(items, None)
+    if first is None:
+        yield "{}"
+        return
+    yield "{"
+    pending = first
+    for item in items:
+        yield _member(*pending) + ","
+        pending = item
+    yield _member(*pending)
+    yield "}"
+
+
+def _member(key: str, value: Any) -> str:
+    return "  " + json.dumps(key, ensure_ascii=False) + ": " + _pretty(value).replace("\n", "\n  ")
 
 
 def cmd_dlq_ls(args: argparse.Namespace) -> int:
@@ -147,16 +185,18 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 
 
 def parse_json(text: str, what: str) -> Any:
-    """A JSON argument, or UsageError (exit 2) explaining how to quote it."""
+    """A JSON argument, or UsageError (exit 2) saying what is wrong with it."""
     if text == "-":
         text = sys.stdin.read()
     try:
-        return json.loads(text)
-    except ValueError as exc:
+        return json_input.loads(text)
+    except json.JSONDecodeError as exc:  # a syntax error: most often the shell's quoting
         raise UsageError(
             f"{what} argument {text!r} is not valid JSON ({exc}); quote it for the shell, "
             "e.g. '{\"id\": \"42\"}' or '\"a string\"'"
         ) from None
+    except ValueError as exc:
+        raise UsageError(f"{what} argument {text!r} is not valid JSON ({exc})") from None
 
 
 def base_url(args: argparse.Namespace) -> str:
@@ -196,7 +236,14 @@ def _failed(exc: urllib.error.HTTPError) -> AdminRequestFailed:
 
 
 def _q(part: str) -> str:
-    return urllib.parse.quote(part, safe="")
+    """`part` for a URL path; UsageError when it is not text (argv bytes that are not UTF-8
+    arrive as lone surrogates)."""
+    try:
+        return urllib.parse.quote(part, safe="")
+    except UnicodeEncodeError:
+        shown = part.encode("utf-8", "surrogateescape")
+        raise UsageError(f"argument {shown!r} is not UTF-8 text; check the terminal's "
+                         "encoding (LANG / LC_ALL)") from None
 
 
 def _pretty(value: Any) -> str:

@@ -131,6 +131,19 @@ def _message(request: web.Request, exc: web.HTTPException, max_body: int) -> str
     return exc.reason or _TYPES.get(exc.status, "error")
 
 
+async def read_body(request: web.Request, logger: Logger) -> bytes | None:
+    """The request's body, or None when the client went away before sending all of it:
+    a debug line, not an error with a traceback (nothing of ours failed, and nobody is
+    left to answer). A body over the size limit still raises HTTPRequestEntityTooLarge."""
+    try:
+        return await request.read()
+    except ConnectionResetError:  # aiohttp: "Connection lost" mid-body
+        logger.debug(f"{request.method} {request.path}: the client disconnected before "
+                     "sending the whole body; nothing was run",
+                     trace_id=request.get(TRACE_ID_KEY))
+        return None
+
+
 def too_large_message(max_body: int) -> str:
     return (f"request body is larger than the limit of {max_body} bytes; "
             "raise it with --max-body or MOTIA_MAX_BODY")

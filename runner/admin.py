@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from motia.errors import EmitError, ReplayRefused, StateError
-from motia.runner._http_errors import dumps, error_response
+from motia.runner import _json_input as json_input
+from motia.runner._http_errors import dumps, error_response, read_body
 from motia.runner.hooks import Hooks
-from motia.runner.logs import LEVELS, LogRecord
+from motia.runner.logs import LEVELS, Logger, LogRecord
+from motia.runner.state._paging import MAX_LIMIT
 
 if TYPE_CHECKING:
     from motia.runner.app import Runtime
@@ -193,11 +195,21 @@ class _AdminApi:
         return _json({"groups": await self._store.groups()})
 
     async def state_group(self, request: web.Request) -> web.Response:
-        group = request.match_info["group"]
-        return await _state_call(lambda: self._group(group))
+        group, query = request.match_info["group"], request.query
+        return await _state_call(lambda: self._group(group, query))
 
-    async def _group(self, group: str) -> dict[str, Any]:
-        return {"group": group, "items": await self._store.get_group(group)}
+    async def _group(self, group: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """The group's keys in order, from `cursor` on, filtered by `prefix`: one page of
+        `limit` keys, or (without `limit`) every key, read a page at a time."""
+        prefix, cursor, limit = query.get("prefix"), query.get("cursor"), query.get("limit")
+        items: dict[str, Any] = {}
+        while True:
+            page = await self._store.list(group, prefix, _whole(limit) if limit else MAX_LIMIT,
+                                          cursor)
+            items.update((item["key"], item["value"]) for item in page["items"])
+            cursor = page["cursor"]
+            if cursor is None or limit:
+                return {"group": group, "items": items, "cursor": cursor}
 
     async def state_get(self, request: web.Request) -> web.Response:
         group, key = request.match_info["group"], request.match_info["key"]
@@ -208,7 +220,7 @@ class _AdminApi:
 
     async def state_set(self, request: web.Request) -> web.Response:
         group, key = request.match_info["group"], request.match_info["key"]
-        value = await _body(request)
+        value = await _body(request, self.rt.logger)
         if isinstance(value, web.Response):
             return value
         return await _state_call(lambda: self._set(group, key, value))
@@ -254,7 +266,7 @@ class _AdminApi:
     async def emit(self, request: web.Request) -> web.Response:
         from motia.runner.app import EventRejected
 
-        body = await _body(request)
+        body = await _body(request, self.rt.logger)
         if isinstance(body, web.Response):
             return body
         if not isinstance(body, dict) or not isinstance(body.get("topic"), str):
@@ -269,9 +281,13 @@ class _AdminApi:
         return _json({"event_id": event.event_id, "trace_id": event.trace_id})
 
 
-async def _body(request: web.Request) -> Any:
+async def _body(request: web.Request, logger: Logger) -> Any:
+    """The JSON body (null when empty), or the 400 response that answers the request."""
+    raw = await read_body(request, logger)
+    if raw is None:
+        return web.Response(status=400)  # the client went away; nobody reads this
     try:
-        return json.loads(await request.read() or b"null")
+        return json_input.loads(raw or b"null")
     except ValueError as exc:
         return error_response(400, "InvalidJSON", f"request body is not valid JSON: {exc}")
 
@@ -281,6 +297,14 @@ async def _state_call(call: Callable[[], Awaitable[dict[str, Any]]]) -> web.Resp
         return _json(await call())
     except StateError as exc:
         return error_response(400, "StateError", str(exc))
+
+
+def _whole(raw: str) -> Any:
+    """A query parameter as an int when it is one (else as is, for the store to refuse)."""
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
 
 
 def _int(raw: str | None, default: int) -> int:

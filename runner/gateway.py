@@ -22,12 +22,14 @@ from aiohttp import web
 
 from motia.compiler.ir import App
 from motia.errors import HandlerError, InvocationError, MotiaError
+from motia.runner import _json_input as json_input
 from motia.runner._http_errors import (
     TRACE_ID_KEY,
     error_id,
     error_middleware,
     error_response,
     failure_response,
+    read_body,
     too_large_message,
     with_middlewares,
 )
@@ -145,9 +147,11 @@ class Gateway:
         if request.content_length is not None and request.content_length > limit:
             return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
         try:
-            raw = await request.read() if request.body_exists else b""
+            raw = await read_body(request, self.logger) if request.body_exists else b""
         except web.HTTPRequestEntityTooLarge:
             return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
+        if raw is None:
+            return web.Response(status=400)  # nobody is left to read it
         try:
             body = _parse_body(raw, request.content_type)
         except ValueError as exc:
@@ -288,10 +292,7 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
         from urllib.parse import parse_qsl
 
         return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return json_input.loads(raw)
 
 
 def _check(route: Route, body: Any, query: dict[str, Any], raw: bytes) -> list[dict[str, Any]]:

@@ -143,7 +143,7 @@ class TraceStore(Hooks):
             return
         op = op.removeprefix("state.")  # workers report "state.get"; the API says "get"
         record: dict[str, Any] = {"op": op, "group": args[0] if args else None}
-        if len(args) > 1 and op not in ("get_group", "clear"):
+        if len(args) > 1 and op not in ("get_group", "clear", "list"):
             record["key"] = args[1]
         span.state_ops.append(record)
 

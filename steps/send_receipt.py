@@ -2,10 +2,15 @@
 
 
 async def handler(payment, ctx):
-    order = await ctx.state.get("orders", payment["order_id"])
-    if order is not None:
-        await ctx.state.set("orders", payment["order_id"], {**order, "status": "paid"})
-    await ctx.state.set("receipts", payment["order_id"], payment)
-    await ctx.streams.orders.set(payment["order_id"], "status", {"status": "paid"})
+    order_id = payment["order_id"]
+    if await ctx.state.get("orders", order_id) is not None:
+        # One atomic change of the stored order: a get-modify-set here could undo a
+        # change another step made to the same order in between.
+        await ctx.state.update("orders", order_id, [
+            {"set": "status", "value": "paid"},
+            {"append": "history", "value": {"status": "paid", "amount": payment["amount"]}},
+        ])
+    await ctx.state.set("receipts", order_id, payment)
+    await ctx.streams.orders.set(order_id, "status", {"status": "paid"})
     await ctx.emit({"topic": "receipt.sent", "data": payment})
-    ctx.logger.info("receipt sent", {"order": payment["order_id"]})
+    ctx.logger.info("receipt sent", {"order": order_id})

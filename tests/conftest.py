@@ -53,6 +53,14 @@ def node() -> str:
 
 
 @pytest.fixture
+def postgres() -> str:
+    """The test PostgreSQL URL (the test skips, or fails under MOTIA_REQUIRE_SERVICES=1,
+    without the service)."""
+    require_service("postgres")
+    return POSTGRES_URL
+
+
+@pytest.fixture
 def repo() -> Path:
     return REPO
 

@@ -8,7 +8,8 @@ trimmed on every add so marks with unique keys do not pile up.
 
 KEYS/ARGV layout shared by the per-key scripts:
 KEYS[1] group hash, KEYS[2] the key's expiring-entry string, KEYS[3] the group's expiry
-index, KEYS[4] the set of group names; ARGV[1] key, ARGV[2] group, then script args.
+index, KEYS[4] the set of group names, KEYS[5] the group's key index (the hash's keys,
+for state.list: _redis_list.py); ARGV[1] key, ARGV[2] group, then script args.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ end
 DELETE = (
     """
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 """
@@ -39,6 +41,7 @@ TAKE = (
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if value then
   redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
 else
   value = redis.call('GET', KEYS[2])
   redis.call('DEL', KEYS[2])
@@ -82,6 +85,7 @@ if expiring then
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
 redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('ZADD', KEYS[5], 0, ARGV[1])
 if integral then
   if expiring then redis.call('HSET', KEYS[1], ARGV[1], current) end
   local ok = redis.pcall('HINCRBY', KEYS[1], ARGV[1], ARGV[3])
@@ -127,12 +131,13 @@ end
 return out
 """
 
-# KEYS[1] group hash, KEYS[2] expiry index, KEYS[3] group set; ARGV[1] entry prefix, ARGV[2] group.
+# KEYS[1] group hash, KEYS[2] expiry index, KEYS[3] group set, KEYS[4] key index;
+# ARGV[1] entry prefix, ARGV[2] group.
 CLEAR = """
 for _, key in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   redis.call('UNLINK', ARGV[1] .. key)
 end
-redis.call('UNLINK', KEYS[1], KEYS[2])
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[4])
 redis.call('SREM', KEYS[3], ARGV[2])
 """
 

@@ -15,15 +15,21 @@ the lease a second holder took meanwhile.
 
 from __future__ import annotations
 
+import builtins
+import heapq
 import json
 import math
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
 from motia.errors import StateError
+from motia.runner.state import _paging
+from motia.runner.state._update import Op, apply_text, parse_ops
+from motia.runner.state._update import encode as _encode
 
 RESERVED_PREFIX = "__motia."
 DLQ_GROUP = "__motia.dlq"
@@ -32,6 +38,9 @@ DONE_GROUP = "__motia.done"
 ANSWER_GROUP = "__motia.answers"
 
 Number = int | float
+#: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
+MAX_GROUP_BYTES = 256
+MAX_KEY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -91,8 +100,16 @@ class StateStore(ABC):
 
     # --- public state API (ctx.state) ------------------------------------------------
 
+    # Reads of a name no store can keep (see `_storable`) find nothing rather than fail:
+    # such a key cannot exist, and a handler looking up a client's id gets its 404.
+    # Writes refuse it with the StateError.
+
     async def get(self, group: str, key: str) -> Any:
-        raw = await self._get(_group(group), _key(key))
+        try:
+            group, key = _group(group), _key(key)
+        except _Unstorable:
+            return None
+        raw = await self._get(group, key)
         return None if raw is None else json.loads(raw)
 
     async def set(self, group: str, key: str, value: Any) -> Any:
@@ -100,20 +117,56 @@ class StateStore(ABC):
         return value
 
     async def delete(self, group: str, key: str) -> None:
-        await self._delete(_group(group), _key(key))
+        try:
+            group, key = _group(group), _key(key)
+        except _Unstorable:
+            return
+        await self._delete(group, key)
 
     async def get_group(self, group: str) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in (await self._items(_group(group))).items()}
+        try:
+            group = _group(group)
+        except _Unstorable:
+            return {}
+        return {k: json.loads(v) for k, v in (await self._items(group)).items()}
 
     async def clear(self, group: str) -> None:
-        await self._clear(_group(group))
+        try:
+            group = _group(group)
+        except _Unstorable:
+            return
+        await self._clear(group)
 
     async def incr(self, group: str, key: str, by: Number = 1) -> Number:
         if isinstance(by, bool) or not isinstance(by, int | float) or not math.isfinite(by):
             raise StateError(f"incr by {by!r}: expected a finite number")
         return await self._incr(_group(group), _key(key), by)
 
-    async def groups(self) -> list[str]:
+    async def update(self, group: str, key: str, ops: Sequence[dict[str, Any]]) -> Any:
+        """Apply `ops` (see _update.py) to the value atomically; the new value (None when
+        the ops removed the key). Nothing is written when an op fails (StateError)."""
+        group, key, checked = _group(group), _key(key), parse_ops(ops)
+        if not checked:
+            raw = await self._get(group, key)
+        else:
+            raw = await self._update(group, key, checked)
+        return None if raw is None else json.loads(raw)
+
+    async def list(self, group: str, prefix: str | None = None,
+                   limit: int = _paging.DEFAULT_LIMIT, cursor: str | None = None
+                   ) -> dict[str, Any]:
+        """One page of `group` in key order: `{"items": [{"key", "value"}], "cursor"}`;
+        pass `cursor` back for the next page (it is None after the last one)."""
+        start, count = _paging.check_prefix(prefix), _paging.check_limit(limit)
+        after = _paging.decode_cursor(cursor)
+        try:
+            group = _group(group)
+        except _Unstorable:
+            return _paging.page([], count, json.loads)
+        rows = await self._page(group, after, start, count + 1)
+        return _paging.page(rows, count, json.loads)
+
+    async def groups(self) -> builtins.list[str]:
         """User groups that hold at least one key, sorted (for `motia state ls`)."""
         return sorted(g for g in await self._groups() if not g.startswith(RESERVED_PREFIX))
 
@@ -122,7 +175,7 @@ class StateStore(ABC):
     async def add_dead_letter(self, letter: DeadLetter) -> None:
         await self._set(DLQ_GROUP, letter.id, _encode(letter.to_dict()))
 
-    async def dead_letters(self, step: str | None = None) -> list[DeadLetter]:
+    async def dead_letters(self, step: str | None = None) -> builtins.list[DeadLetter]:
         letters = [DeadLetter.from_dict(json.loads(v)) for v in (await self._items(DLQ_GROUP)).values()]
         return sorted((d for d in letters if step is None or d.step == step), key=lambda d: d.time)
 
@@ -189,7 +242,31 @@ class StateStore(ABC):
         """Atomically add `by` (missing counts as 0); StateError if the value is not a number."""
 
     @abstractmethod
-    async def _groups(self) -> list[str]: ...
+    async def _groups(self) -> builtins.list[str]: ...
+
+    async def _update(self, group: str, key: str, ops: tuple[Op, ...]) -> str | None:
+        """Apply checked `ops` atomically; the new text (None: the key is gone). The
+        default runs the shared Python semantics inside the backend's `_modify`."""
+        return await self._modify(group, key, lambda raw: apply_text(group, key, ops, raw))
+
+    async def _modify(
+        self, group: str, key: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        """Atomically replace the text of `group/key` by `change(current)` (None: missing
+        / delete it) and return the new text; `change` may raise, and then nothing is
+        written. Every backend that does not override `_update` implements this."""
+        raise NotImplementedError(f"the {self.kind} store implements neither _update nor _modify")
+
+    async def _page(
+        self, group: str, after: str | None, prefix: str, count: int
+    ) -> builtins.list[tuple[str, str]]:
+        """Up to `count` (key, text) pairs of `group` in key order, keys after `after` and
+        starting with `prefix`. This default reads the whole group; backends that can
+        seek to a key override it."""
+        items = await self._items(group)
+        keys = heapq.nsmallest(count, (k for k in items if k.startswith(prefix)
+                                       and (after is None or k > after)))
+        return [(k, items[k]) for k in keys]
 
     async def _take(self, group: str, key: str) -> str | None:
         """Delete and return a value in one step; backends shared across processes override
@@ -219,13 +296,38 @@ def _group(group: object) -> str:
         raise StateError(f"state group {group!r}: expected a non-empty string")
     if group.startswith(RESERVED_PREFIX):
         raise StateError(f"state group {group!r}: names starting with {RESERVED_PREFIX!r} are reserved")
-    return group
+    return _storable("group", group, MAX_GROUP_BYTES)
 
 
 def _key(key: object) -> str:
     if not isinstance(key, str) or not key:
         raise StateError(f"state key {key!r}: expected a non-empty string")
-    return key
+    return _storable("key", key, MAX_KEY_BYTES)
+
+
+class _Unstorable(StateError):
+    """Raised for a group or key name that no store can keep (NUL, lone surrogate, length)."""
+
+
+def _storable(what: str, name: str, limit: int) -> str:
+    """`name` if every store can keep it as it is; the same refusal on every store.
+
+    PostgreSQL text cannot hold NUL, and no UTF-8 column or Redis key can hold a lone
+    surrogate; rather than encode them into something other tools would show mangled,
+    writes refuse such names (and reads find nothing under them). Values may contain
+    both: they are kept as JSON text, where they are escapes."""
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError as exc:
+        raise _Unstorable(f"state {what} {name!r}: is not valid Unicode (a lone surrogate at "
+                         f"index {exc.start}); use a key of real characters") from None
+    if "\x00" in name:
+        raise _Unstorable(f"state {what} {name!r}: contains a NUL character, which the stores "
+                         "cannot keep; leave it out or encode the name (e.g. hex)")
+    if size > limit:
+        raise _Unstorable(f"state {what} of {size} bytes is longer than the limit of {limit} "
+                         "bytes (UTF-8); use a shorter one, e.g. a hash of it")
+    return name
 
 
 def _ttl(ttl: object) -> float:
@@ -233,9 +335,3 @@ def _ttl(ttl: object) -> float:
         raise StateError(f"ttl {ttl!r}: expected a positive number of seconds")
     return float(ttl)
 
-
-def _encode(value: Any) -> str:
-    try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StateError(f"state value is not JSON: {exc}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 
 from motia.errors import StateError
 from motia.runner.state.base import Number, StateStore
@@ -58,6 +59,18 @@ class MemoryStore(StateStore):
             raise StateError(f"incr {group}/{key}: the result is out of range")
         await self._set(group, key, json.dumps(value))
         return value
+
+    async def _modify(
+        self, group: str, key: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        # No await between the read and the write: atomic on the one event loop.
+        self._expire(group, key)
+        new = change(self._groups_data.get(group, {}).get(key))
+        if new is None:
+            await self._delete(group, key)
+        else:
+            await self._set(group, key, new)
+        return new
 
     async def _groups(self) -> list[str]:
         return [g for g, items in self._groups_data.items() if items]

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
 from motia.errors import StateError
+from motia.runner.state._paging import key_bounds
 from motia.runner.state._unavailable import CONNECT_TIMEOUT, unavailable
 from motia.runner.state.base import Number, StateStore
 
@@ -38,7 +41,7 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS motia_state (
         namespace text NOT NULL,
         grp text NOT NULL,
-        key text NOT NULL,
+        key text COLLATE "C" NOT NULL,
         value text NOT NULL,
         expires_at timestamptz,
         PRIMARY KEY (namespace, grp, key)
@@ -67,6 +70,18 @@ _ADD_IF_ABSENT = (
     + "SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
     "WHERE s.expires_at IS NOT NULL AND s.expires_at <= now() RETURNING true"
 )
+# state.list orders keys by code point (COLLATE "C"), which the primary key serves only
+# when the column itself is "C"; otherwise (a table made before, or another default
+# collation) this index does.
+_KEY_ORDER_INDEX = """CREATE INDEX IF NOT EXISTS motia_state_key_order
+    ON motia_state (namespace, grp, key COLLATE "C")"""
+_KEY_COLLATION = """SELECT c.collname FROM pg_attribute a JOIN pg_collation c
+    ON c.oid = a.attcollation WHERE a.attrelid = 'motia_state'::regclass AND a.attname = 'key'"""
+_LOCK_ROW = f"SELECT value, {_LIVE} AS live FROM motia_state WHERE {_KEY} FOR UPDATE"
+_INSERT_NEW = ("INSERT INTO motia_state (namespace, grp, key, value) VALUES ($1, $2, $3, $4) "
+               "ON CONFLICT DO NOTHING RETURNING true")
+#: rounds of "the row appeared (or went) under us" before an update gives up
+_MODIFY_ROUNDS = 50
 _UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
 
 
@@ -100,6 +115,8 @@ class PostgresStore(StateStore):
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
                 for statement in _SCHEMA:
                     await conn.execute(statement)
+                if await conn.fetchval(_KEY_COLLATION) not in ("C", "POSIX"):
+                    await conn.execute(_KEY_ORDER_INDEX)
         except BaseException as exc:
             await pool.close()
             if isinstance(exc, _UNREACHABLE):
@@ -123,6 +140,18 @@ class PostgresStore(StateStore):
             raise StateError(f"the postgres state store at {self.url} is not open; call open() first")
         try:
             return await getattr(self._pool, method)(sql, *args)
+        except (OSError, TimeoutError, asyncpg.InterfaceError,
+                asyncpg.PostgresConnectionError) as exc:
+            raise unavailable("PostgreSQL", self.url, exc) from exc
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection inside a transaction, with _query's error mapping."""
+        if self._pool is None:
+            raise StateError(f"the postgres state store at {self.url} is not open; call open() first")
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
         except (OSError, TimeoutError, asyncpg.InterfaceError,
                 asyncpg.PostgresConnectionError) as exc:
             raise unavailable("PostgreSQL", self.url, exc) from exc
@@ -186,6 +215,43 @@ class PostgresStore(StateStore):
             raise StateError(f"incr {group}/{key}: the result is out of range") from None
         value: Number = json.loads(text)
         return value
+
+    async def _modify(
+        self, group: str, key: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        where = (self.namespace, group, key)
+        async with self._transaction() as conn:
+            for _ in range(_MODIFY_ROUNDS):
+                # The row lock makes concurrent updates of one key wait for each other.
+                row = await conn.fetchrow(_LOCK_ROW, *where)
+                new = change(str(row["value"]) if row is not None and row["live"] else None)
+                if row is not None:
+                    if new is None:
+                        await conn.execute(f"DELETE FROM motia_state WHERE {_KEY}", *where)
+                    else:
+                        await conn.execute(f"UPDATE motia_state SET value = $4, expires_at = NULL "
+                                           f"WHERE {_KEY}", *where, new)
+                    return new
+                # No row to lock: insert it, unless a concurrent update did first (then
+                # its row is committed and the next round locks it).
+                if new is None or await conn.fetchval(_INSERT_NEW, *where, new):
+                    return new
+        raise StateError(f"state.update {group}/{key}: the key kept being created and deleted "
+                         f"by others; gave up after {_MODIFY_ROUNDS} tries")
+
+    async def _page(
+        self, group: str, after: str | None, prefix: str, count: int
+    ) -> list[tuple[str, str]]:
+        bounds = key_bounds(after, prefix)
+        where = "".join(f' AND key COLLATE "C" {op} ${n}' for n, (op, _) in
+                        enumerate(bounds, start=3))
+        rows = await self._query(
+            "fetch",
+            f"SELECT key, value FROM motia_state WHERE namespace = $1 AND grp = $2 AND {_LIVE}"
+            f'{where} ORDER BY key COLLATE "C" LIMIT {count:d}',
+            self.namespace, group, *(key for _, key in bounds),
+        )
+        return [(str(row["key"]), str(row["value"])) for row in rows]
 
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         await self._sweep()

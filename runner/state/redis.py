@@ -9,6 +9,8 @@ one app's keys share a slot, so its multi-key scripts stay legal on a cluster):
                             hash fields cannot expire, so these live on their own keys
 - `e:<group>`               sorted set key -> expiry (ms): the index of a group's
                             expiring entries, so they can be listed and cleared
+- `k:<group>`               sorted set of the hash's keys, all scored 0: the key index
+                            `state.list` pages through in key order (_redis_list.py)
 
 Every read-modify-write is a Lua script (see _redis_lua.py) or a MULTI block: one round
 trip, atomic on the server. The client never re-sends a command after a dropped
@@ -30,8 +32,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from motia.errors import StateError
+from motia.runner.state import _redis_list, _redis_update
 from motia.runner.state import _redis_lua as lua
+from motia.runner.state._paging import prefix_end
 from motia.runner.state._unavailable import CONNECT_TIMEOUT, unavailable
+from motia.runner.state._update import Op, failure
 from motia.runner.state.base import Number, StateStore
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -80,6 +85,8 @@ class RedisStore(StateStore):
         for name in ("DELETE", "TAKE", "INCR", "ADD_IF_ABSENT", "ITEMS", "CLEAR", "GROUPS",
                      "DELETE_IF", "RENEW_IF"):
             self._scripts[name] = client.register_script(getattr(lua, name))
+        self._scripts["UPDATE"] = client.register_script(_redis_update.UPDATE)
+        self._scripts["LIST"] = client.register_script(_redis_list.LIST)
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -101,15 +108,19 @@ class RedisStore(StateStore):
     def _index(self, group: str) -> str:
         return f"{self._prefix}e:{group}"
 
+    def _keys(self, group: str) -> str:
+        return f"{self._prefix}k:{group}"
+
     def _entry_prefix(self, group: str) -> str:
         # The byte length keeps (group "a:b", key "c") apart from (group "a", key "b:c").
         return f"{self._prefix}x:{len(group.encode())}:{group}:"
 
     def _key_args(self, group: str, key: str) -> list[str]:
-        """KEYS for the per-key scripts: hash, expiring entry, expiry index, group set."""
+        """KEYS for the per-key scripts: hash, expiring entry, expiry index, group set,
+        key index."""
         return [
             self._hash(group), self._entry_prefix(group) + key, self._index(group),
-            f"{self._prefix}groups",
+            f"{self._prefix}groups", self._keys(group),
         ]
 
     # --- plumbing -------------------------------------------------------------------------
@@ -140,16 +151,16 @@ class RedisStore(StateStore):
     # --- primitives -----------------------------------------------------------------------
 
     async def _get(self, group: str, key: str) -> str | None:
-        hash_key, entry, _, _ = self._key_args(group, key)
+        hash_key, entry, *_ = self._key_args(group, key)
         durable, expiring = await self._transaction(("HGET", hash_key, key), ("GET", entry))
         value = durable if durable is not None else expiring
         return None if value is None else str(value)
 
     async def _set(self, group: str, key: str, value: str) -> None:
-        hash_key, entry, index, groups = self._key_args(group, key)
+        hash_key, entry, index, groups, keys = self._key_args(group, key)
         await self._transaction(
             ("HSET", hash_key, key, value), ("SADD", groups, group),
-            ("DEL", entry), ("ZREM", index, key),
+            ("DEL", entry), ("ZREM", index, key), ("ZADD", keys, "0", key),
         )
 
     async def _delete(self, group: str, key: str) -> None:
@@ -167,7 +178,8 @@ class RedisStore(StateStore):
 
     async def _clear(self, group: str) -> None:
         await self._run(
-            "CLEAR", [self._hash(group), self._index(group), f"{self._prefix}groups"],
+            "CLEAR",
+            [self._hash(group), self._index(group), f"{self._prefix}groups", self._keys(group)],
             [self._entry_prefix(group), group],
         )
 
@@ -189,6 +201,21 @@ class RedisStore(StateStore):
             raise StateError(f"incr {group}/{key}: the result is out of range{limit}")
         value: Number = json.loads(text)
         return value
+
+    async def _update(self, group: str, key: str, ops: tuple[Op, ...]) -> str | None:
+        reply = await self._run("UPDATE", self._key_args(group, key),
+                                _redis_update.update_args(key, group, ops))
+        if reply[0] == "err":
+            _, index, code, depth, found = reply
+            raise failure(group, key, ops, int(index), str(code), int(depth), str(found or ""))
+        return None if len(reply) < 2 else str(reply[1])
+
+    async def _page(
+        self, group: str, after: str | None, prefix: str, count: int
+    ) -> list[tuple[str, str]]:
+        low, high = _redis_list.lex_range(after, prefix, prefix_end(prefix))
+        flat = await self._run("LIST", [self._hash(group), self._keys(group)], [low, high, count])
+        return [(str(k), str(v)) for k, v in zip(flat[::2], flat[1::2], strict=True)]
 
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         ttl_ms = "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))

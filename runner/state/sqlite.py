@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from motia.errors import AdapterUnavailable, StateError
+from motia.runner.state._paging import key_bounds
 from motia.runner.state.base import Number, StateStore
 
 T = TypeVar("T")
@@ -204,6 +205,47 @@ class SQLiteStore(StateStore):
             raise
         conn.execute("COMMIT")
         return value
+
+    async def _modify(
+        self, group: str, key: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        return await self._call(self._modify_sync, group, key, change)
+
+    def _modify_sync(
+        self, group: str, key: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")  # the write lock first, as in _incr_sync
+        try:
+            new = change(self._get_sync(group, key))
+            if new is None:
+                self._execute(f"DELETE FROM motia_state WHERE {_WHERE_KEY}",
+                              (self.namespace, group, key))
+            else:
+                conn.execute(_UPSERT, (self.namespace, group, key, new, None))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return new
+
+    async def _page(
+        self, group: str, after: str | None, prefix: str, count: int
+    ) -> list[tuple[str, str]]:
+        return await self._call(self._page_sync, group, after, prefix, count)
+
+    def _page_sync(
+        self, group: str, after: str | None, prefix: str, count: int
+    ) -> list[tuple[str, str]]:
+        # BINARY collation compares UTF-8 bytes: code point order, and the primary key's.
+        bounds = key_bounds(after, prefix)
+        where = "".join(f" AND key {op} ?" for op, _ in bounds)
+        rows = self._db().execute(
+            f"SELECT key, value FROM motia_state WHERE namespace = ? AND grp = ? AND {_LIVE}"
+            f"{where} ORDER BY key LIMIT ?",
+            (self.namespace, group, time.time(), *(key for _, key in bounds), count),
+        )
+        return [(str(k), str(v)) for k, v in rows]
 
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         return await self._call(self._add_if_absent_sync, group, key, value, ttl)

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 _STATE_METHODS = {
     p.OP_STATE_GET: "get", p.OP_STATE_SET: "set", p.OP_STATE_DELETE: "delete",
     p.OP_STATE_GET_GROUP: "get_group", p.OP_STATE_CLEAR: "clear", p.OP_STATE_INCR: "incr",
+    p.OP_STATE_UPDATE: "update", p.OP_STATE_LIST: "list",
 }
+
+
+def _public_type(exc: Exception) -> str:
+    """The name handlers know the error by: the first public class of its hierarchy (a
+    store's private StateError subclass is a StateError to them)."""
+    return next(c.__name__ for c in type(exc).__mro__ if not c.__name__.startswith("_"))
 
 
 class HandlerCalls:
@@ -89,7 +96,7 @@ class HandlerCalls:
         try:
             value = await method(*args)
         except Exception as exc:  # noqa: BLE001 - store errors go back to the handler that asked
-            self._reply_error(cid, type(exc).__name__, str(exc))
+            self._reply_error(cid, _public_type(exc), str(exc))
             return
         self.owner.hooks.after_state_op(self.step.name, ctx, op, args)
         self._reply(cid, value)

@@ -63,6 +63,8 @@ OP_STATE_DELETE = "state.delete"
 OP_STATE_GET_GROUP = "state.get_group"
 OP_STATE_CLEAR = "state.clear"
 OP_STATE_INCR = "state.incr"
+OP_STATE_UPDATE = "state.update"
+OP_STATE_LIST = "state.list"
 # ctx.streams.<name>.*: args start with the stream's name (runner/streams/hub.py answers)
 OP_STREAM_SET = "streams.set"
 OP_STREAM_GET = "streams.get"
@@ -72,7 +74,7 @@ OP_STREAM_SEND = "streams.send"
 STREAM_OPS = (OP_STREAM_SET, OP_STREAM_GET, OP_STREAM_DELETE, OP_STREAM_GET_GROUP, OP_STREAM_SEND)
 OPS = (
     OP_EMIT, OP_STATE_GET, OP_STATE_SET, OP_STATE_DELETE, OP_STATE_GET_GROUP, OP_STATE_CLEAR,
-    OP_STATE_INCR, *STREAM_OPS,
+    OP_STATE_INCR, OP_STATE_UPDATE, OP_STATE_LIST, *STREAM_OPS,
 )
 
 # --- worker exit codes (anything else is a crash) --------------------------------------------

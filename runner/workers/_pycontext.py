@@ -93,6 +93,17 @@ class State:
     def incr(self, group: str, key: str, by: float = 1) -> Any:
         return self._ctx._call(p.OP_STATE_INCR, [group, key, by])
 
+    def update(self, group: str, key: str, ops: list[dict[str, Any]]) -> Any:
+        """Apply `ops` (set, merge, increment, append, remove at a dotted path) atomically;
+        the new value. docs/state.md has the rules."""
+        return self._ctx._call(p.OP_STATE_UPDATE, [group, key, ops])
+
+    def list(self, group: str, prefix: str | None = None, limit: int = 100,
+             cursor: str | None = None) -> Any:
+        """One page of `group` in key order: {"items": [{"key", "value"}], "cursor"}; pass
+        the cursor back for the next page (None after the last)."""
+        return self._ctx._call(p.OP_STATE_LIST, [group, prefix, limit, cursor])
+
 
 class Stream:
     """`ctx.streams.<name>`: items pushed to subscribed clients as they change."""

@@ -33,6 +33,8 @@ const OP_STATE_DELETE = 'state.delete';
 const OP_STATE_GET_GROUP = 'state.get_group';
 const OP_STATE_CLEAR = 'state.clear';
 const OP_STATE_INCR = 'state.incr';
+const OP_STATE_UPDATE = 'state.update';
+const OP_STATE_LIST = 'state.list';
 const OP_STREAM_SET = 'streams.set';
 const OP_STREAM_GET = 'streams.get';
 const OP_STREAM_DELETE = 'streams.delete';
@@ -186,6 +188,17 @@ class State {
   getGroup(group) { return call(this._id, OP_STATE_GET_GROUP, [group]); }
   clear(group) { return call(this._id, OP_STATE_CLEAR, [group]); }
   incr(group, key, by = 1) { return call(this._id, OP_STATE_INCR, [group, key, by]); }
+  // ops: [{set|merge|increment|append|remove: path, value?, by?}], applied atomically
+  update(group, key, ops) { return call(this._id, OP_STATE_UPDATE, [group, key, ops]); }
+  // one page of the group in key order: {items: [{key, value}], cursor}
+  list(group, options = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      return Promise.reject(new TypeError(
+        `ctx.state.list(group, {prefix, limit, cursor}): the options must be an object, got ${JSON.stringify(options)}`));
+    }
+    const { prefix = null, limit = 100, cursor = null } = options;
+    return call(this._id, OP_STATE_LIST, [group, prefix, limit, cursor]);
+  }
 }
 
 // ctx.streams.<name>: items pushed to subscribed clients (ctx.streams['chat-log'] for any name)

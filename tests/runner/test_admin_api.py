@@ -42,12 +42,38 @@ async def test_state_can_be_listed_read_written_and_deleted(project: Path) -> No
             "value": {"n": 2}}
         assert (await app.request("GET", base)).json == {"groups": ["carts"]}
         assert (await app.request("GET", f"{base}/carts")).json == {
-            "group": "carts", "items": {"c1": {"n": 2}}}
+            "group": "carts", "items": {"c1": {"n": 2}}, "cursor": None}
         assert (await app.request("GET", f"{base}/carts/c1")).json == {"value": {"n": 2}}
         assert (await app.request("DELETE", f"{base}/carts/c1")).json == {"deleted": True}
         assert (await app.request("GET", f"{base}/carts/c1")).json == {"value": None}
         reserved = await app.request("GET", f"{base}/__motia.dlq")
         assert reserved.status == 400 and "reserved" in reserved.json["error"]["message"]
+
+
+async def test_a_group_is_read_in_key_order_a_page_at_a_time(project: Path) -> None:
+    async with TestApp(project) as app:
+        base = "/__motia/api/state/users"
+        for key in ("u:3", "u:1", "admin", "u:2"):
+            await app.state.set("users", key, key.upper())
+        # Without limit: every key, in order; with prefix: only those
+        whole = (await app.request("GET", base)).json
+        assert list(whole["items"]) == ["admin", "u:1", "u:2", "u:3"]
+        assert whole["cursor"] is None
+        # With limit: one page and the cursor of the next
+        first = (await app.request("GET", f"{base}?prefix=u:&limit=2")).json
+        assert (first["items"], type(first["cursor"])) == ({"u:1": "U:1", "u:2": "U:2"}, str)
+        rest = (await app.request(
+            "GET", f"{base}?prefix=u:&limit=2&cursor={first['cursor']}")).json
+        assert rest == {"group": "users", "items": {"u:3": "U:3"}, "cursor": None}
+        # Bad paging parameters are a 400 that says what to send
+        for query, message in [
+            ("limit=many", "state.list limit 'many': expected a whole number from 1 to 1000"),
+            ("limit=0", "state.list limit 0: expected a whole number from 1 to 1000"),
+            ("cursor=%3F%3F", "state.list cursor '??': not a cursor state.list returned; "
+                              'pass the "cursor" of the previous page, or None for the first page'),
+        ]:
+            bad = await app.request("GET", f"{base}?{query}")
+            assert (bad.status, bad.json["error"]["message"]) == (400, message)
 
 
 async def test_logs_are_filtered_and_streamed_live(project: Path) -> None:

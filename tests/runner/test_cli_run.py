@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from _runtime_projects import FIXABLE_FILES, FIXABLE_YAML, write_project
 
+from motia import _cmd_admin
 from motia.cli import main
 
 
@@ -122,11 +123,58 @@ def test_run_serves_until_sigterm_and_the_admin_commands_talk_to_it(
     assert err.endswith("start it with `motia run`, or point --url / MOTIA_URL at it\n")
 
 
+def test_state_ls_pages_through_a_group_in_key_order(
+    served: Served, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a group written out of key order
+    for key in ("u:3", "u:1", "admin", "u:2"):
+        assert motia(capsys, "state", "set", "users", key, f'{{"id": "{key}"}}',
+                     "--url", served.url)[0] == 0
+    # When `motia state ls GROUP` reads it two keys per request
+    monkeypatch.setattr(_cmd_admin, "PAGE", 2)
+    code, out, _ = motia(capsys, "state", "ls", "users", "--prefix", "u:", "--url", served.url)
+    # Then it prints the matching keys in order, as one JSON object
+    assert (code, json.loads(out)) == (0, {k: {"id": k} for k in ("u:1", "u:2", "u:3")})
+    assert list(json.loads(out)) == ["u:1", "u:2", "u:3"]
+    assert out == json.dumps(json.loads(out), indent=2) + "\n"
+    assert list(json.loads(motia(capsys, "state", "ls", "users", "--url", served.url)[1])) == [
+        "admin", "u:1", "u:2", "u:3"]
+    assert motia(capsys, "state", "ls", "empty", "--url", served.url)[1] == "{}\n"
+    # And --prefix without a group is a usage error
+    code, _, err = motia(capsys, "state", "ls", "--prefix", "u:", "--url", served.url)
+    assert (code, err) == (2, "motia: error: motia state ls: --prefix needs a GROUP (the keys "
+                              "of which group?)\n")
+
+
 def test_a_bad_json_argument_exits_2_with_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = motia(capsys, "emit", "job.created", "{id: 1}")
     assert code == 2
     assert err.startswith("motia: error: JSON argument '{id: 1}' is not valid JSON (")
     assert "quote it for the shell" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["state", "set", "g", "k", "NaN"],
+     "JSON argument 'NaN' is not valid JSON (NaN is not a JSON number (JSON has no NaN or "
+     "Infinity); send a number, a string or null)"),
+    (["emit", "t", "[" * 101 + "]" * 101],
+     f"JSON argument '{'[' * 101 + ']' * 101}' is not valid JSON (it nests arrays and objects "
+     "more than 100 levels deep; flatten the document)"),
+    (["emit", "t", '"\\ud800"'],
+     "JSON argument '\"\\\\ud800\"' is not valid JSON (the string at / holds a lone surrogate "
+     "(\\ud800), which is not a character; send the text as UTF-8 or as a complete surrogate "
+     "pair)"),
+    # bytes that are not UTF-8 reach argv as lone surrogates (surrogateescape)
+    (["state", "set", "g", "\udcff", "1"],
+     "argument b'\\xff' is not UTF-8 text; check the terminal's encoding (LANG / LC_ALL)"),
+    (["state", "get", "g\udcfe", "k"],
+     "argument b'g\\xfe' is not UTF-8 text; check the terminal's encoding (LANG / LC_ALL)"),
+])
+def test_hostile_cli_input_exits_2_before_any_request(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _, err = motia(capsys, *argv, "--url", "http://127.0.0.1:9")  # nothing listens there
+    assert (code, err.splitlines()[0]) == (2, f"motia: error: {message}")
 
 
 def test_run_without_a_project_says_how_to_make_one(

@@ -31,7 +31,9 @@ async def test_an_order_flows_from_the_api_through_two_events_into_state(example
         # When the Node.js charge step and the Python receipt step have run
         await app.wait_for_topic("receipt.sent", timeout=15)
         # Then state written by both languages is visible to both
-        assert (await app.state.get("orders", order_id))["status"] == "paid"
+        stored = await app.state.get("orders", order_id)
+        assert (stored["status"], stored["history"]) == ("paid", [{"status": "paid",
+                                                                  "amount": 3250}])
         assert (await app.state.get("payments", order_id))["amount"] == 3250
         assert await app.state.get("receipts", order_id) == {
             "order_id": order_id, "amount": 3250, "currency": "EUR"}

@@ -50,7 +50,8 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
     await page.wait_for_selector("svg.diagram .node")
     # Then every step and every topic is a node of the diagram, laid out by the server
     ids = await js(page, "[...document.querySelectorAll('svg.diagram .node')].map((n) => n.dataset.id)")
-    expected = {f"step:{s.name}" for s in shop.app.steps} | {f"topic:{t.name}" for t in shop.app.topics}
+    expected = ({f"step:{s.name}" for s in shop.app.steps} | {f"topic:{t.name}" for t in shop.app.topics}
+                | {f"stream:{s.name}" for s in shop.app.streams})
     assert set(ids) == expected
     assert await js(page, "document.querySelector('svg.diagram').dataset.layout") == "server"
     # And the kinds are styled apart and explained by the legend
