@@ -18,8 +18,10 @@ from collections.abc import Collection
 
 from motia.runner.bus.base import Event
 
-#: how long published events are remembered (seconds)
-WINDOW = 1.0
+#: how long published events are remembered (seconds): what a healthy queue holds is
+#: milliseconds old, but the signal of a deletion can reach a loaded replica a second or
+#: more late, and the window counts back from when it arrives
+WINDOW = 3.0
 
 
 class RecentPublishes:
