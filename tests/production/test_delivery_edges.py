@@ -25,6 +25,8 @@ import aiohttp
 import pytest
 from conftest import AMQP_URL, require_service
 
+from motia.runner.delivery.leases import LEASE_TTL
+
 from ._cluster import Cluster, Project, eventually, open_store
 from ._orders import ORDERS_YAML, place_paced
 
@@ -303,7 +305,7 @@ async def test_a_killed_replicas_claim_frees_within_seconds(cluster: Cluster) ->
                              every=0.1, what="the redelivered run to end")
     waited = started[0][2] - killed
     print(f"\nkilled replica's claim: the redelivered event started {waited:.1f} s after "
-          f"the kill (lease {6:g} s, step timeout 30 s)")
+          f"the kill (lease {LEASE_TTL:g} s, step timeout 30 s)")
     assert waited < 12, waited
     assert [r[1] for r in ended] == [started[0][1]] and len(started) == 1
     assert started[0][1] != pid
