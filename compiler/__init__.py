@@ -80,15 +80,19 @@ def _compile(file: str, source: Path, require_handlers: bool) -> Compiled:
 
 
 def project_file(path: str | Path = PROJECT_FILE) -> tuple[str, Path]:
-    """(the name to show users, the absolute path) of the motia.yaml `path` means.
-
-    A folder means the motia.yaml inside it. Raises UsageError when there is none.
-    """
-    shown = Path(path)
-    if shown.is_dir():
+    """(the name to show users, the absolute path) of the motia.yaml `path` means: the one
+    place a command finds its project. A folder means the motia.yaml inside it; `~` is
+    expanded. Raises UsageError, with how to make one, when there is none."""
+    shown = Path(path).expanduser()
+    folder = shown.is_dir()
+    if folder:
         shown = shown / PROJECT_FILE
     absolute = Path.cwd() / shown
-    if not absolute.is_file():
-        hint = "run `motia init DIR` to create a project, or pass the path to motia.yaml"
-        raise UsageError(f"{shown}: no such file; {hint}")
-    return str(shown), Path(os.path.normpath(absolute))
+    if absolute.is_file():
+        return str(shown), Path(os.path.normpath(absolute))
+    if folder:
+        where = "this folder" if str(path) == "." else str(path)
+        raise UsageError(f"no motia.yaml in {where}; pass the project's folder or its "
+                         "motia.yaml, or create a project with `motia init DIR`")
+    hint = "run `motia init DIR` to create a project, or pass the path to motia.yaml"
+    raise UsageError(f"{shown}: no such file; {hint}")

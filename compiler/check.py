@@ -15,7 +15,8 @@ from pathlib import Path
 from motia.compiler._handlers import check_handler
 from motia.compiler._problems import Problems
 from motia.compiler.cron import check_cron, check_timezone
-from motia.compiler.ir import App, Step
+from motia.compiler.ir import App, JSONSchema, Step, Topic
+from motia.compiler.keypaths import KeyPath, check_in_schema, parse_key_path
 from motia.compiler.suggest import did_you_mean
 from motia.errors import CompileError
 
@@ -36,6 +37,8 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
             _check_route(step, routes, problems)
         if step.type == "cron":
             _check_schedule(step, problems)
+        if step.idempotency is not None and step.idempotency.key is not None:
+            _check_idempotency_key(app, step, step.idempotency.key, problems)
         check_handler(step, Path(app.root), problems, require_file=require_handlers)
     if app.streams_auth is not None:
         check_handler(app.streams_auth, Path(app.root), problems,
@@ -89,6 +92,47 @@ def _check_route(step: Step, routes: dict[tuple[str, str], str], problems: Probl
         message = f"duplicate route {step.method} {step.path}: step '{first}' already serves it"
         hint = "change the method or the path of one of the two steps"
         problems.error(("steps", step.name, "path"), CompileError(message, hint))
+
+
+#: where an idempotency key may start, per step type
+_KEY_ROOTS = {"api": ("body", "query", "params", "headers"), "event": ("data",)}
+
+
+def _check_idempotency_key(app: App, step: Step, key: str, problems: Problems) -> None:
+    """The key path starts where the step's input does and names declared properties;
+    a key that is not always there is a warning (such inputs are not deduplicated)."""
+    where = ("steps", step.name, "idempotency", "key")
+    try:
+        path = parse_key_path(key, _KEY_ROOTS.get(step.type, ("data",)))
+        always = all(check_in_schema(path, schema, what) for what, schema in _key_schemas(app, step, path))
+    except CompileError as exc:
+        problems.error(where, CompileError(f"idempotency {exc.message}", exc.hint))
+        return
+    if path.root == "params" and path.parts and path.parts[0] in step.path_params:
+        always = True
+    if not always and path.root != "headers":
+        problems.warn(where, f"idempotency key '{key}' is not required by the schema",
+                      "inputs without it run every time (events fall back to their event id)")
+
+
+def _key_schemas(app: App, step: Step, path: KeyPath) -> list[tuple[str, JSONSchema | None]]:
+    """(what, schema) pairs the key path must exist in: each subscribed topic's, or the
+    API step's body or query schema; path parameters are checked by name."""
+    if path.root == "data":
+        return [(_topic_label(app.topic(t)), app.topic(t).schema)
+                for t in step.subscribes if t in {topic.name for topic in app.topics}]
+    if path.root in ("body", "query"):
+        return [(f"the {path.root} schema of step '{step.name}'", getattr(step, path.root))]
+    if path.root == "params" and (len(path.parts) != 1 or path.parts[0] not in step.path_params):
+        hint = did_you_mean(path.parts[0] if path.parts else "", step.path_params,
+                            fallback=f"path parameters of {step.path}: {', '.join(step.path_params) or 'none'}")
+        raise CompileError(f"key '{path.text}' names no path parameter of {step.path}", hint)
+    return []
+
+
+def _topic_label(topic: Topic) -> str:
+    named = f" (schema {topic.schema_name})" if topic.schema_name else ""
+    return f"topic '{topic.name}'{named}"
 
 
 def route_shape(path: str) -> str:

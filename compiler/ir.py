@@ -47,6 +47,39 @@ class Backoff:
 
 
 @dataclass(frozen=True)
+class Execution:
+    """How a step runs: what `defaults:` gives every step and each step may override.
+    The one home of these defaults (the resolver merges them, `Step` starts from them)."""
+
+    timeout: float = 30.0
+    retries: int = 3
+    backoff: Backoff = field(default_factory=Backoff)
+    workers: int = 1
+    concurrency: int = 32
+    memory: int = 512 * 1024 * 1024
+
+
+_RUN = Execution()
+
+DONE_TTL = 24 * 3600.0
+"""How long an idempotent step remembers a key it completed, unless `ttl:` says (seconds)."""
+API_DEFAULT_KEY = "headers.idempotency-key"
+"""The key of an API step with `idempotent: true` (or `idempotency:` without `key:`)."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """`idempotency: {key, ttl}` (or `idempotent: true`): a repeat runs no handler.
+
+    `key` is a dotted path into what the step receives (`data.id` on an event step,
+    `body.id` / `headers.idempotency-key` / ... on an API step); None means the event id.
+    """
+
+    key: str | None = None
+    ttl: float = DONE_TTL
+
+
+@dataclass(frozen=True)
 class Handler:
     """Where a step's code lives: `path` is relative to the project root."""
 
@@ -75,13 +108,13 @@ class Step:
     #: streams the handler writes through ctx.streams (drawn beside the step)
     streams: tuple[str, ...] = ()
     # execution, from `defaults` unless the step overrides them
-    timeout: float = 30.0
-    retries: int = 3
+    timeout: float = _RUN.timeout
+    retries: int = _RUN.retries
     backoff: Backoff = field(default_factory=Backoff)
-    workers: int = 1
-    concurrency: int = 32
-    memory: int = 512 * 1024 * 1024
-    idempotent: bool = False
+    workers: int = _RUN.workers
+    concurrency: int = _RUN.concurrency
+    memory: int = _RUN.memory
+    idempotency: Idempotency | None = None
     # api
     method: str | None = None
     path: str | None = None
@@ -91,6 +124,11 @@ class Step:
     # cron
     cron: str | None = None
     timezone: str | None = None
+
+    @property
+    def idempotent(self) -> bool:
+        """True when a repeat (same event id or idempotency key) runs no handler."""
+        return self.idempotency is not None
 
     @property
     def runs(self) -> bool:
@@ -127,6 +165,11 @@ class Stream:
 class Flow:
     name: str
     description: str = ""
+
+
+#: the event buses and state stores there are (the one list: flags, config, motia.yaml)
+EVENT_ADAPTERS = ("memory", "rabbitmq")
+STATE_ADAPTERS = ("memory", "sqlite", "redis", "postgres")
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,24 @@ import keyword
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast, get_args
 
 from motia.compiler._problems import Problems
 from motia.compiler._refs import SchemaResolver
 from motia.compiler.ir import (
+    API_DEFAULT_KEY,
+    DONE_TTL,
     LANGUAGE_BY_EXTENSION,
     STREAMS_AUTH_STEP,
     Adapters,
     App,
     Backoff,
+    Execution,
     Flow,
     Handler,
+    Idempotency,
     Response,
     Step,
     StepType,
@@ -50,18 +54,6 @@ class Resolved:
     ref_files: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Execution:
-    """The execution settings `defaults` gives and each step may override."""
-
-    timeout: float = 30.0
-    retries: int = 3
-    backoff: Backoff = field(default_factory=Backoff)
-    workers: int = 1
-    concurrency: int = 32
-    memory: int = 512 * 1024 * 1024
-
-
 def resolve(problems: Problems, root: Path, source: str) -> Resolved:
     """Build the App of `problems.doc`, filing what is wrong with it in `problems`."""
     return _Resolver(problems, root).app(source)
@@ -76,7 +68,7 @@ class _Resolver:
         self.schemas = SchemaResolver(problems, root, _section(self.data, "schemas"))
 
     def app(self, source: str) -> Resolved:
-        base = self._execution(_mapping(self.data.get("defaults")), ("defaults",), _Execution())
+        base = self._execution(_mapping(self.data.get("defaults")), ("defaults",), Execution())
         app = App(
             name=_text(self.data.get("app")),
             root=str(self.root),
@@ -113,7 +105,7 @@ class _Resolver:
         schema, schema_name = self.schemas.use(raw.get("schema"), ("streams", name, "schema"))
         return Stream(name, schema, schema_name, _text(raw.get("description")))
 
-    def _streams_auth(self, base: _Execution) -> Step | None:
+    def _streams_auth(self, base: Execution) -> Step | None:
         """`streams_auth:` as an api-like step: it runs in its own worker and gets a
         request-shaped `req` (headers, query, the subscription)."""
         if not isinstance(self.data.get("streams_auth"), str):
@@ -126,7 +118,7 @@ class _Resolver:
                     timeout=base.timeout, workers=base.workers,
                     concurrency=base.concurrency, memory=base.memory)
 
-    def _step(self, name: str, raw: Any, base: _Execution) -> Step | None:
+    def _step(self, name: str, raw: Any, base: Execution) -> Step | None:
         if not isinstance(raw, dict) or raw.get("type") not in _STEP_TYPES:
             return None  # the schema stage reported it
         path: JSONPath = ("steps", name)
@@ -147,7 +139,7 @@ class _Resolver:
             workers=execution.workers,
             concurrency=execution.concurrency,
             memory=execution.memory,
-            idempotent=raw.get("idempotent") is True,
+            idempotency=self._idempotency(kind, raw, path),
         )
         if kind == "api":
             return self._api(step, raw, path)
@@ -155,6 +147,22 @@ class _Resolver:
             return replace(step, cron=_optional_text(raw.get("cron")),
                            timezone=_optional_text(raw.get("timezone")))
         return step
+
+    def _idempotency(self, kind: StepType, raw: dict[str, Any], path: JSONPath) -> Idempotency | None:
+        """`idempotency: {key, ttl}`, or `idempotent: true` for its defaults (an API step's
+        key is the Idempotency-Key header, an event or cron step's the event id)."""
+        spec, short = raw.get("idempotency"), raw.get("idempotent") is True
+        if spec is None:
+            return Idempotency(key=API_DEFAULT_KEY if kind == "api" else None) if short else None
+        if short:
+            message = "`idempotent: true` and `idempotency:` are both given"
+            hint = "keep `idempotency:` (`idempotent: true` is its short form)"
+            self.problems.error(path + ("idempotent",), CompileError(message, hint))
+        spec = _mapping(spec)
+        key = spec.get("key") if isinstance(spec.get("key"), str) else None
+        get = self._getter(spec, path + ("idempotency",))
+        return Idempotency(key=key or (API_DEFAULT_KEY if kind == "api" else None),
+                           ttl=get("ttl", _ttl, DONE_TTL))
 
     def _api(self, step: Step, raw: dict[str, Any], path: JSONPath) -> Step:
         body, _ = self.schemas.use(raw.get("body"), path + ("body",))
@@ -183,9 +191,9 @@ class _Resolver:
             self.problems.error(path + ("handler",) if path else ("streams_auth",), exc)
             return None
 
-    def _execution(self, raw: dict[str, Any], path: JSONPath, base: _Execution) -> _Execution:
+    def _execution(self, raw: dict[str, Any], path: JSONPath, base: Execution) -> Execution:
         get = self._getter(raw, path)
-        return _Execution(
+        return Execution(
             timeout=get("timeout", _timeout, base.timeout),
             retries=get("retries", _count(0), base.retries),
             backoff=self._backoff(_mapping(raw.get("backoff")), path + ("backoff",), base.backoff),
@@ -264,6 +272,13 @@ def _timeout(value: object) -> float:
     seconds: float = parse_duration(value)
     if seconds <= 0:
         raise CompileError("timeout must be longer than 0", "e.g. `timeout: 30s`")
+    return seconds
+
+
+def _ttl(value: object) -> float:
+    seconds: float = parse_duration(value)
+    if seconds <= 0:
+        raise CompileError("ttl must be longer than 0", "e.g. `ttl: 24h`")
     return seconds
 
 

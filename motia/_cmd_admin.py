@@ -153,9 +153,16 @@ def cmd_dlq_ls(args: argparse.Namespace) -> int:
     for d in letters:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d["time"]))
         error = f"{d['error'].get('type', '')}: {d['error'].get('message', '')}"
-        print(f"{d['id']:<32}  {d['step']:<20} {d['topic']:<20} {d['attempts']:>5}  {when}  "
+        print(f"{d['id']:<32}  {d['step']:<20} {_what(d):<20} {d['attempts']:>5}  {when}  "
               f"{error[:80]}")
     return 0
+
+
+def _what(letter: dict[str, Any]) -> str:
+    """The TOPIC column: the event's topic, or what else the letter holds."""
+    if letter.get("raw") is not None:
+        return f"{letter['topic'] or '?'} (raw)"
+    return str(letter["topic"]) or "(cron tick)"
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
@@ -164,8 +171,10 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
                          "(see `motia dlq ls` for ids)")
     if args.all:
         path = "/dlq/replay" + (f"?step={_q(args.step)}" if args.step else "")
-        replayed = call(args, "POST", path)["replayed"]
-        print(f"replayed {len(replayed)} dead letter(s)")
+        answer = call(args, "POST", path)
+        print(f"replayed {len(answer['replayed'])} dead letter(s)")
+        for letter_id, why in (answer.get("kept") or {}).items():
+            print(f"kept {letter_id}: {why}")
         return 0
     sent = call(args, "POST", f"/dlq/{_q(args.id)}/replay")
     print(f"replayed {sent['replayed']}: event {sent['event_id']} (trace {sent['trace_id']})")

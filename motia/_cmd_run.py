@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from motia.compiler.ir import App
-from motia.errors import UsageError
 
 EXIT_KILLED = 137
 
@@ -72,13 +71,9 @@ def run_command(args: argparse.Namespace, *, dev: bool) -> int:
 
 def project_source(project: str) -> Path:
     """The motia.yaml a `project` argument names (the file, or a folder holding one)."""
-    path = Path(project).expanduser()
-    source = path / "motia.yaml" if path.is_dir() else path
-    if not source.is_file():
-        where = "this folder" if project == "." else str(path)
-        raise UsageError(f"no motia.yaml in {where}; pass the project's folder or its "
-                         "motia.yaml, or create a project with `motia init DIR`")
-    return source.resolve()
+    from motia.compiler import project_file
+
+    return project_file(project)[1].resolve()
 
 
 def compile_and_warn(source: Path, stream: TextIO | None = None) -> App:

@@ -115,6 +115,11 @@ class StateError(MotiaError, ValueError):
     """Raised by a state operation on bad input (e.g. `incr` of a value that is not a number)."""
 
 
+class ReplayRefused(MotiaError):
+    """Raised when a dead letter cannot be replayed (its step is gone, its message still
+    cannot be read); the letter is kept."""
+
+
 class AdapterUnavailable(MotiaError, ConnectionError):
     """Raised when a configured service (RabbitMQ, Redis, PostgreSQL) cannot be reached."""
 

@@ -57,6 +57,9 @@ class _Watcher(Hooks):
         self.logs: list[LogRecord] = []
         self.by_topic: dict[str, list[str]] = {}
         self.pending: dict[str, set[str]] = {}  # event id -> subscribers still working
+        #: subscribers done with an event before its publish returned (a broker can
+        #: deliver, and a step finish, before the publisher has its confirm)
+        self.early: dict[str, set[str]] = {}
         self.changed = asyncio.Event()
 
     def after_publish(self, events: list[Any]) -> None:
@@ -65,6 +68,7 @@ class _Watcher(Hooks):
         for event in events:
             self.by_topic.setdefault(event.topic, []).append(event.event_id)
             steps = {s.name for s in app.subscribers(event.topic)}
+            steps -= self.early.pop(event.event_id, set())
             self.pending.setdefault(event.event_id, set()).update(steps)
         self._wake()
 
@@ -83,9 +87,16 @@ class _Watcher(Hooks):
 
     def _finished(self, step: str, event_id: str) -> None:
         waiting = self.pending.get(event_id)
-        if waiting is not None:
-            waiting.discard(step)
-            self._wake()
+        if waiting is None:
+            if self._consumes(step):  # an API request or a cron tick is nobody's wait
+                self.early.setdefault(event_id, set()).add(step)
+            return
+        waiting.discard(step)
+        self._wake()
+
+    def _consumes(self, step: str) -> bool:
+        assert self.runtime is not None
+        return any(s.name == step and s.subscribes for s in self.runtime.app.steps)
 
     def _wake(self) -> None:
         self.changed.set()

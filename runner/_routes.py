@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 
 from motia.compiler.ir import App, Step
 from motia.runner._validation import compile_schema
+from motia.runner.delivery.keys import KeyReader, key_reader
 
 _PARAM = re.compile(r"^\{([^{}/]+)\}$")
 
@@ -28,6 +29,8 @@ class Route:
     body: Draft202012Validator | None
     query: Draft202012Validator | None
     responses: dict[int, Draft202012Validator] = field(default_factory=dict)
+    #: reads the idempotency key out of the handler's `req`; None: not idempotent
+    key: KeyReader | None = None
 
     @property
     def method(self) -> str:
@@ -102,8 +105,9 @@ class RouteTable:
 
 def _route(step: Step) -> Route:
     responses = {r.status: v for r in step.responses if (v := compile_schema(r.schema)) is not None}
+    key = key_reader(step.idempotency.key) if step.idempotency and step.idempotency.key else None
     return Route(step=step, body=compile_schema(step.body), query=compile_schema(step.query),
-                  responses=responses)
+                  responses=responses, key=key)
 
 
 def _normal(path: str) -> str:

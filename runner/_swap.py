@@ -73,7 +73,6 @@ async def swap_plan(runtime: Runtime, app: App) -> set[str]:
 
 async def _swap_bus(runtime: Runtime, app: App) -> None:
     from motia.runner.bus import create_bus
-    from motia.runner.consumers import consumers_for
 
     assert runtime.store is not None and runtime.bus is not None
     config = runtime.config
@@ -81,7 +80,7 @@ async def _swap_bus(runtime: Runtime, app: App) -> None:
     bus = create_bus(config.events, app=app, store=runtime.store, hooks=runtime.hooks,
                      url=config.amqp_url)
     await bus.open()
-    await bus.start(consumers_for(runtime) if config.consumes else {})
+    await bus.start(runtime._consumers() if config.consumes else {})
     old, runtime.bus = runtime.bus, bus
     await old.close(config.grace)
     await _hand_over(runtime, app, started)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from motia.errors import EmitError, StateError
+from motia.errors import EmitError, ReplayRefused, StateError
 from motia.runner import _json_input as json_input
 from motia.runner._http_errors import dumps, error_response, read_body
 from motia.runner.hooks import Hooks
@@ -251,7 +251,7 @@ class _AdminApi:
         letter_id = request.match_info["id"]
         try:
             event = await self.rt.replay(letter_id)
-        except EmitError as exc:
+        except (EmitError, ReplayRefused) as exc:
             return error_response(409, "Conflict", str(exc))
         if event is None:
             return error_response(404, "NotFound", f"no dead letter {letter_id!r}; "
@@ -260,8 +260,8 @@ class _AdminApi:
                       "trace_id": event.trace_id})
 
     async def dlq_replay_all(self, request: web.Request) -> web.Response:
-        replayed = await self.rt.replay_all(request.query.get("step") or None)
-        return _json({"replayed": replayed})
+        replayed, kept = await self.rt.replay_all(request.query.get("step") or None)
+        return _json({"replayed": replayed, "kept": kept})
 
     async def emit(self, request: web.Request) -> web.Response:
         from motia.runner.app import EventRejected

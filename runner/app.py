@@ -8,8 +8,9 @@ role (`--role gateway|workers|cron|all`): the gateway role publishes only, the w
 role consumes, the cron role schedules.
 
 It is also the one place the other parts reach each other through: the gateway, the
-consumers, the scheduler and the admin API call `invoke`, `publish_emits`, `emit` and
-`replay` here, so `motia dev` can swap the plan (`swap`) under all of them at once.
+delivery pipelines and the cron loop get it as their `Invoker` (`invoke`, `publish_emits`),
+the admin API calls `emit` and `replay` here, so `motia dev` can swap the plan (`swap`)
+under all of them at once.
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from motia.compiler.ir import App, Step
-from motia.errors import AdapterUnavailable, EmitError, MotiaError, UsageError
+from motia.errors import AdapterUnavailable, EmitError, MotiaError, ReplayRefused, UsageError
 from motia.runner._fasthooks import FastHookSet
-from motia.runner._validation import compile_schema, violations
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
+from motia.runner.delivery.leases import LeaseKeeper
+from motia.runner.delivery.log import DeliveryLog
+from motia.runner.delivery.pipeline import DeliveryServices
 from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import DeadLetter, StateStore
+from motia.runner.topics import TopicSchemas
 from motia.runner.tracing import TraceStore
 from motia.runner.workers.api import Emit, InvocationContext, InvocationResult
 
@@ -74,19 +78,21 @@ class Runtime:
         self.logs = LogBuffer()
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
-        self.hooks.add(_DeliveryLog(self.logger))
+        self.hooks.add(DeliveryLog(self.logger))
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
         self.gateway: Any = None
         self.scheduler: Any = None
+        self.ticks: Any = None
+        self.delivery: DeliveryServices | None = None
         self.streams: Any = None  # a StreamHub when the app declares streams
         self.port: int | None = None
         self.ops_port: int | None = None  # the ops server's (--metrics-port), once listening
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._closers: list[tuple[str, Closer]] = []
-        self._topic_validators = _topic_validators(app)
+        self.topics = TopicSchemas.of(app)
         self.started = False
         self.stopping = False
         #: set by the first stop signal, before stopping begins: readiness is off at once
@@ -104,6 +110,7 @@ class Runtime:
     async def start(self) -> None:
         """Start every part this role needs; on failure, stop what started and re-raise."""
         self._check_exposure()
+        self._check_role()
         try:
             await self._start_parts()
         except BaseException:
@@ -134,6 +141,10 @@ class Runtime:
                                   root=Path(self.app.root))
         await self.store.open()
         self._push("state store", _ignore_grace(self.store.close))
+        leases = LeaseKeeper(self.store)
+        self._push("leases", _ignore_grace(leases.close))
+        self.delivery = DeliveryServices(invoker=self, store=self.store, leases=leases,
+                                         logger=self.logger)
         if self.app.streams:
             await self._start_streams()
         self.bus = create_bus(config.events, app=self.app, store=self.store, hooks=self.hooks,
@@ -141,6 +152,7 @@ class Runtime:
         await self.bus.open()
         self._push("event bus", self._close_bus)
         await self._start_pool()
+        await self._start_ticks()
         await self.bus.start(self._consumers() if config.consumes else {})
         self._push("bus consumers", self._close_bus)
         if config.schedules:
@@ -161,6 +173,13 @@ class Runtime:
         await _maybe_await(self.pool.start())
         self._push("worker pool", self._close_pool)
 
+    async def _start_ticks(self) -> None:
+        from motia.runner.delivery.ticks import TickRunner
+
+        assert self.delivery is not None
+        self.ticks = TickRunner(self.delivery, self.hooks, lambda: self.app)
+        self._push("cron ticks", self.ticks.close)
+
     async def _start_streams(self) -> None:
         from motia.runner.streams import create_fanout, fanout_kind
         from motia.runner.streams.hub import StreamHub
@@ -177,7 +196,9 @@ class Runtime:
     async def _start_scheduler(self) -> None:
         from motia.runner.scheduler import Scheduler
 
-        self.scheduler = Scheduler(self)
+        assert self.store is not None
+        self.scheduler = Scheduler(self.ticks, self.store, self.logger, self.hooks,
+                                   lambda: self.app)
         self.scheduler.start()
         self._push("cron", self.scheduler.stop)
 
@@ -190,10 +211,14 @@ class Runtime:
         self.ops_port = await server.start(self.config.host, port)
 
     async def _start_http(self) -> None:
+        from motia.runner.delivery.answers import ApiAnswers
         from motia.runner.gateway import Gateway
         from motia.runner.ops import bound_port
 
-        self.gateway = Gateway(self)
+        assert self.delivery is not None
+        self.gateway = Gateway(self, self.app, self.config, self.logger,
+                               answers=ApiAnswers(self.delivery.store, self.delivery.leases),
+                               add_routes=self._add_routes)
         self._runner = web.AppRunner(self.gateway.application(), access_log=None,
                                      shutdown_timeout=self.config.grace)
         await self._runner.setup()
@@ -208,6 +233,20 @@ class Runtime:
             ) from None
         self.port = bound_port(self._runner, self.config.port)
 
+    def _add_routes(self, app: web.Application, guarded: Callable[[Any], Any],
+                    open_: Callable[[Any], Any]) -> None:
+        """The routes beside the steps': the admin API and Workbench (token-guarded), the
+        probes (never guarded), the streams (the page guarded, the socket open)."""
+        from motia.runner import admin
+        from motia.runner.ops import add_ops_routes
+
+        admin.add_admin_routes(app, self, guarded)
+        add_ops_routes(app, self, open_)
+        if self.app.streams:
+            from motia.runner.streams.routes import add_stream_routes
+
+            add_stream_routes(app, self, open_, guarded)
+
     def _check_exposure(self) -> None:
         config = self.config
         if config.serves_http and not config.loopback and not config.token:
@@ -215,6 +254,19 @@ class Runtime:
                 f"--host {config.host} exposes the Workbench and admin API beyond this machine; "
                 "set MOTIA_WORKBENCH_TOKEN to a secret to require it, or bind 127.0.0.1"
             )
+
+    def _check_role(self) -> None:
+        """A gateway or cron replica on the memory bus would publish into this process's
+        memory, where no step consumes anything (the workers role runs elsewhere): its
+        events would wait there until shutdown. Refused, with the fix."""
+        config = self.config
+        if config.role not in ("gateway", "cron") or config.events != "memory":
+            return
+        raise UsageError(
+            f"--role {config.role} with the memory event bus: the events it publishes would "
+            "wait in this process's memory, where no step consumes them; use --events "
+            "rabbitmq (MOTIA_AMQP_URL) with a shared --state so the workers role receives "
+            "them, or --role all to run every part in one process")
 
     # --- unwinding ------------------------------------------------------------------------
 
@@ -277,11 +329,14 @@ class Runtime:
     ) -> list[Event]:
         """Publish a successful invocation's emits with its trace id, `step` as source.
 
-        Each emitted event's id is derived from the invocation's event id, the step and the
-        emit's position, so a redelivered event that runs again re-emits the *same* ids and
-        an `idempotent: true` step downstream recognises the duplicates."""
+        Each emitted event's id is the one the handler set (`ctx.emit({..., "id"})`), else
+        derived from the invocation's event id, the step and the emit's position, so a
+        redelivered event that runs again re-emits the *same* ids and an `idempotent: true`
+        step downstream recognises the duplicates."""
+        topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
-                        event_id=emitted_id(ctx.event_id, step.name, n))
+                        event_id=e.id or emitted_id(ctx.event_id, step.name, n),
+                        validated_by=topics)
                   for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None
@@ -290,17 +345,17 @@ class Runtime:
 
     async def emit(self, topic: str, data: Any, trace_id: str | None = None) -> Event:
         """Publish an event from outside any step (`motia emit`, the test harness)."""
-        if topic not in self._topic_validators:
-            known = ", ".join(sorted(self._topic_validators)) or "none"
+        if topic not in self.topics:
+            known = ", ".join(self.topics.names()) or "none"
             raise EventRejected(f"unknown topic {topic!r}; declared topics: {known}")
-        validator = self._topic_validators[topic]
-        errors = violations(validator, data) if validator is not None else []
+        errors = self.topics.violations(topic, data)
         if errors:
             raise EventRejected(
                 f"data for topic {topic!r} does not match its schema: {len(errors)} violation(s)",
                 errors,
             )
-        event = Event(topic=topic, data=data, trace_id=trace_id or new_id())
+        event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
+                      validated_by=self.topics)
         assert self.bus is not None
         await self.bus.publish([event])
         self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,
@@ -312,19 +367,21 @@ class Runtime:
         return await self.store.dead_letters(step)
 
     async def replay(self, letter_id: str) -> Event | None:
-        """Send one dead letter back to its step; None when there is no such letter."""
+        """Send one dead letter back to its step (a cron tick runs again here); None when
+        there is no such letter. ReplayRefused, the letter kept, when it cannot be."""
         assert self.store is not None and self.bus is not None
         letter = await self.store.take_dead_letter(letter_id)
         if letter is None:
             return None
         try:
-            self.app.step(letter.step)
+            step = self.app.step(letter.step)
         except KeyError:
             await self.store.add_dead_letter(letter)
-            raise EventRejected(f"dead letter {letter_id}: step {letter.step!r} is no longer "
+            raise ReplayRefused(f"dead letter {letter_id}: step {letter.step!r} is no longer "
                                 "in motia.yaml; it was kept") from None
         try:
-            event = await self.bus.replay(letter)
+            event = self.ticks.replay(letter) if step.type == "cron" else (
+                await self.bus.replay(letter))
         except BaseException:
             await self.store.add_dead_letter(letter)  # never lose it
             raise
@@ -332,12 +389,17 @@ class Runtime:
                          step=letter.step, trace_id=event.trace_id, event_id=event.event_id)
         return event
 
-    async def replay_all(self, step: str | None = None) -> list[str]:
-        replayed = []
+    async def replay_all(self, step: str | None = None) -> tuple[list[str], dict[str, str]]:
+        """Replay every dead letter (of `step`): the ids replayed, and {id: why} of those
+        that could not be and were kept (a message that still cannot be read)."""
+        replayed, kept = [], {}
         for letter in await self.dead_letters(step):
-            if await self.replay(letter.id) is not None:
-                replayed.append(letter.id)
-        return replayed
+            try:
+                if await self.replay(letter.id) is not None:
+                    replayed.append(letter.id)
+            except ReplayRefused as exc:
+                kept[letter.id] = str(exc)
+        return replayed, kept
 
     # --- plan swap (motia dev) --------------------------------------------------------------
 
@@ -349,12 +411,13 @@ class Runtime:
 
     def _set_app(self, app: App) -> None:
         self.app = app
-        self._topic_validators = _topic_validators(app)
+        self.topics = TopicSchemas.of(app)
 
     def _consumers(self) -> dict[str, Any]:
-        from motia.runner.consumers import consumers_for
+        from motia.runner.delivery.pipeline import event_consumers
 
-        return consumers_for(self)
+        assert self.delivery is not None
+        return event_consumers(lambda: self.app, self.delivery)
 
 
 _EMITS = uuid.UUID("5b0c6f0e-3d1a-4c56-9a57-6d6f7469612e")
@@ -373,30 +436,6 @@ def emitted_id(event_id: str, step: str, n: int) -> str:
     raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     return raw.hex()
-
-
-class _DeliveryLog(Hooks):
-    """Log lines for what the bus decides on its own: retries and dead letters."""
-
-    def __init__(self, logger: Logger) -> None:
-        self.logger = logger
-
-    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str) -> None:
-        self.logger.warn(f"attempt {event.attempt - 1} failed ({error}); retry in {delay:g}s",
-                         step=step, trace_id=event.trace_id, event_id=event.event_id)
-
-    def after_dead_letter(self, letter: DeadLetter) -> None:
-        error = letter.error
-        self.logger.error(
-            f"event on {letter.topic} dead-lettered after {letter.attempts} attempt(s): "
-            f"{error.get('type')}: {error.get('message')}; replay with "
-            f"`motia dlq replay {letter.id}`",
-            {"dead_letter": letter.id}, step=letter.step, trace_id=letter.trace_id,
-            event_id=letter.event_id)
-
-
-def _topic_validators(app: App) -> dict[str, Any]:
-    return {t.name: compile_schema(t.schema) for t in app.topics}
 
 
 def _sync_closer(close: Callable[[], None]) -> Closer:

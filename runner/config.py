@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from motia.compiler.ir import Adapters
+from motia.compiler.ir import EVENT_ADAPTERS, STATE_ADAPTERS, Adapters
 from motia.errors import UsageError
 
 ROLES = ("all", "gateway", "workers", "cron")
 LOG_FORMATS = ("pretty", "json", "none")
-EVENT_KINDS = ("memory", "rabbitmq")
-STATE_KINDS = ("memory", "sqlite", "redis", "postgres")
+EVENT_KINDS = EVENT_ADAPTERS
+STATE_KINDS = STATE_ADAPTERS
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 #: environment variable per RunConfig field (read by `RunConfig.resolve`)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -35,11 +36,18 @@ from motia.runner._http_errors import (
 from motia.runner._routes import Match, NoRoute, Route, RouteTable, WrongMethod
 from motia.runner._validation import coerce_query, violations
 from motia.runner.bus.base import new_id
-from motia.runner.logs import LogRecord
+from motia.runner.config import RunConfig
+from motia.runner.delivery.base import Invoker
+from motia.runner.logs import Logger, LogRecord
 from motia.runner.workers.api import InvocationContext, InvocationResult
 
 if TYPE_CHECKING:
-    from motia.runner.app import Runtime
+    from motia.runner.delivery.answers import ApiAnswers
+
+Wrap = Callable[[Any], Any]
+#: adds the routes beside the steps' (admin API, Workbench, probes, streams); the first
+#: wrap gives a handler the error and Workbench-token middlewares, the second the error one
+AddRoutes = Callable[[web.Application, Wrap, Wrap], None]
 
 TRACE_HEADER = "x-trace-id"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
@@ -48,11 +56,18 @@ _RESPONSE_KEYS = frozenset({"status", "body", "headers"})
 
 
 class Gateway:
-    """Serves the API steps of `runtime.app`; `swap(app)` replaces the routes in place."""
+    """Serves the API steps of `app` through `invoker`; `swap(app)` replaces the routes in
+    place. `answers` keeps idempotent steps' first answers; `add_routes` adds the admin
+    API, the Workbench, the probes and the streams."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.routes = RouteTable(runtime.app)
+    def __init__(self, invoker: Invoker, app: App, config: RunConfig, logger: Logger, *,
+                 answers: ApiAnswers | None = None, add_routes: AddRoutes | None = None) -> None:
+        self.invoker = invoker
+        self.config = config
+        self.logger = logger
+        self.answers = answers
+        self.add_routes = add_routes
+        self.routes = RouteTable(app)
 
     def swap(self, app: App) -> None:
         self.routes = RouteTable(app)
@@ -60,24 +75,18 @@ class Gateway:
     def application(self) -> web.Application:
         """The aiohttp app: error and auth middlewares, admin, Workbench and ops routes, steps."""
         from motia.runner import admin
-        from motia.runner.ops import add_ops_routes
 
-        config = self.runtime.config
-        middlewares: list[Any] = [error_middleware(self.runtime.logger, config.max_body)]
+        config = self.config
+        middlewares: list[Any] = [error_middleware(self.logger, config.max_body)]
         guard = admin.auth_middleware(config)
         if guard is not None:
             middlewares.append(guard)
         # No app-wide middlewares: the admin and Workbench routes get theirs one by one,
         # and `handle` catches what the steps' route lets through itself.
         app = web.Application(client_max_size=config.max_body)
-        admin.add_admin_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares))
-        # the probes, before the steps' catch-all and without the Workbench token guard
-        add_ops_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares[:1]))
-        if self.runtime.app.streams:
-            from motia.runner.streams.routes import add_stream_routes
-
-            add_stream_routes(app, self.runtime, lambda h: with_middlewares(h, middlewares[:1]),
-                              lambda h: with_middlewares(h, middlewares))
+        if self.add_routes is not None:  # before the steps' catch-all
+            self.add_routes(app, lambda h: with_middlewares(h, middlewares),
+                            lambda h: with_middlewares(h, middlewares[:1]))
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 
@@ -103,27 +112,42 @@ class Gateway:
             payload = await self._payload(request, match, trace_id)
             if isinstance(payload, web.Response):
                 return payload  # a 400 or 413, logged where it was decided
-            try:
-                result = await self.runtime.invoke(route.step, payload, ctx)
-            except InvocationError as exc:
-                return self._invocation_failed(request, route, exc, ctx)
-            response = await self._respond(request, route, result, ctx)
+            key = route.key(payload) if route.key is not None else None
+            if key is not None and self.answers is not None:
+                response = await self.answers.answer(
+                    route.step, key, lambda: self._run(request, route, payload, ctx))
+                response.headers[TRACE_HEADER] = ctx.trace_id  # a replay is a new request
+            else:
+                try:
+                    result = await self.invoker.invoke(route.step, payload, ctx)
+                except InvocationError as exc:
+                    return self._invocation_failed(request, route, exc, ctx)
+                response = await self._respond(request, route, result, ctx)
             self._access_log(request, match, response.status, started, ctx)
             return response
         except Exception as exc:  # a bug of ours: still a JSON 500, its id in the log
-            return failure_response(request, exc, self.runtime.logger,
-                                    self.runtime.config.max_body)
+            return failure_response(request, exc, self.logger, self.config.max_body)
+
+    async def _run(self, request: web.Request, route: Route, payload: dict[str, Any],
+                   ctx: InvocationContext) -> web.Response:
+        """Invoke and respond: the same as the inline path in `handle`, as one call for
+        ApiAnswers (an idempotent step's request runs only when it has no answer yet)."""
+        try:
+            result = await self.invoker.invoke(route.step, payload, ctx)
+        except InvocationError as exc:
+            return self._invocation_failed(request, route, exc, ctx)
+        return await self._respond(request, route, result, ctx)
 
     async def _payload(
         self, request: web.Request, match: Match, trace_id: str
     ) -> dict[str, Any] | web.Response:
         """The handler's `req`, or the 400/413 response that replaces the invocation."""
         route = match.route
-        limit = self.runtime.config.max_body
+        limit = self.config.max_body
         if request.content_length is not None and request.content_length > limit:
             return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
         try:
-            raw = await read_body(request, self.runtime.logger) if request.body_exists else b""
+            raw = await read_body(request, self.logger) if request.body_exists else b""
         except web.HTTPRequestEntityTooLarge:
             return self._fail(request, 413, "PayloadTooLarge", too_large_message(limit), trace_id)
         if raw is None:
@@ -160,12 +184,12 @@ class Gateway:
                               ctx.trace_id, step=step, event_id=ctx.event_id)
         try:
             if result.emits:
-                await self.runtime.publish_emits(route.step, ctx, result.emits)
+                await self.invoker.publish_emits(route.step, ctx, result.emits)
         except MotiaError as exc:
             return self._fail(request, 503, "EventsUnavailable",
                               f"step {step!r} succeeded but its events could not be "
                               f"published: {exc}", ctx.trace_id, step=step, event_id=ctx.event_id)
-        if self.runtime.config.dev:
+        if self.config.dev:
             self._check_response(route, status, body, ctx)
         response = _make_response(status, body, headers)
         response.headers[TRACE_HEADER] = ctx.trace_id
@@ -178,12 +202,12 @@ class Gateway:
     ) -> web.Response:
         step = route.step.name
         eid = error_id()
-        self.runtime.logger.error(
+        self.logger.error(
             f"{request.method} {request.path} -> {exc.http_status}: {exc.type}: {exc.message}",
             {"error_id": eid, "status": exc.http_status, "traceback": exc.traceback or None},
             step=step, trace_id=ctx.trace_id, event_id=ctx.event_id,
         )
-        if isinstance(exc, HandlerError) and not self.runtime.config.dev:
+        if isinstance(exc, HandlerError) and not self.config.dev:
             message = f"step {step!r} failed; see the server log for error id {eid}"
         else:
             message = f"step {step!r}: {exc.message}"
@@ -200,7 +224,7 @@ class Gateway:
         data: dict[str, Any] = {"error_id": eid, "status": status}
         if errors:
             data["errors"] = errors
-        self.runtime.logger.log(level, f"{request.method} {request.path} -> {status}: {message}",
+        self.logger.log(level, f"{request.method} {request.path} -> {status}: {message}",
                                 data, step=step, trace_id=trace_id, event_id=event_id)
         return error_response(status, type_, message, id=eid, errors=errors,
                               headers={**(headers or {}), TRACE_HEADER: trace_id})
@@ -214,7 +238,7 @@ class Gateway:
             return
         found = violations(validator, body)
         if found:
-            self.runtime.logger.warn(
+            self.logger.warn(
                 f"response {status} of step {route.step.name!r} does not match its schema",
                 {"errors": found}, step=route.step.name, trace_id=ctx.trace_id,
                 event_id=ctx.event_id,
@@ -227,7 +251,7 @@ class Gateway:
         if status >= 400:
             return  # failures were logged, with their error id, where they happened
         ms = (time.perf_counter() - started) * 1000
-        self.runtime.logger.emit(LogRecord(
+        self.logger.emit(LogRecord(
             "info", f"{request.method} {request.path} -> {status} ({ms:.1f} ms)",
             step=match.route.step.name, trace_id=ctx.trace_id, event_id=ctx.event_id))
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from motia.compiler.ir import App
 from motia.errors import MotiaError
+from motia.runner._redact import redact
 from motia.runner.config import RunConfig
-from motia.runner.state._unavailable import redact
 
 #: how long one probe waits for a service to answer before calling it unreachable
 CHECK_TIMEOUT = 2.0

@@ -41,6 +41,10 @@ class Hooks:
     def after_skip(self, step: str, ctx: InvocationContext, reason: str) -> None:
         """A delivery ran no handler on purpose (an idempotent step's duplicate event id)."""
 
+    def after_defer(self, step: str, event: Event, delay: float, reason: str) -> None:
+        """A delivery was put back to wait `delay` s, not as a failed attempt (a claim held
+        by another copy, a store outage, flow control)."""
+
     def after_dead_letter(self, letter: DeadLetter) -> None: ...
 
     def after_worker_started(self, step: str, pid: int) -> None: ...
@@ -95,6 +99,9 @@ class HookSet(Hooks):
 
     def after_skip(self, *a: Any) -> None:
         self._call("after_skip", *a)
+
+    def after_defer(self, *a: Any) -> None:
+        self._call("after_defer", *a)
 
     def after_worker_started(self, *a: Any) -> None:
         self._call("after_worker_started", *a)

@@ -9,9 +9,11 @@ a step's `timezone:` is honoured, DST included. Time comes from a `Clock` (the s
 by default) so tests can run a schedule without waiting for it.
 
 A tick still running when the next one is due is not started twice: the new tick is
-skipped with a warning. A failing tick is retried with the step's backoff, like an
-event. With several replicas, a lease in the shared store keyed by step and scheduled
-time lets exactly one of them fire each tick.
+skipped with a warning. Each tick runs through the delivery pipeline (runner/delivery/
+ticks.py): a failing tick is retried with the step's backoff, like an event, and a tick
+out of retries becomes a dead letter that `motia dlq replay` runs again. With several
+replicas, a lease in the shared store keyed by step and scheduled time lets exactly one
+of them fire each tick.
 """
 
 from __future__ import annotations
@@ -19,19 +21,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from croniter import croniter
 
 from motia.compiler import cron
-from motia.compiler.ir import Step
-from motia.errors import InvocationError
+from motia.compiler.ir import App, Step
 from motia.runner.bus.base import new_id
-from motia.runner.workers.api import InvocationContext
-
-if TYPE_CHECKING:
-    from motia.runner.app import Runtime
+from motia.runner.delivery.ticks import TickRunner, tick_event
+from motia.runner.hooks import Hooks
+from motia.runner.logs import Logger
+from motia.runner.state.base import StateStore
 
 LEASE_TTL = 300.0
 """How long a tick's lease lives: far longer than replicas' clocks disagree."""
@@ -82,10 +84,15 @@ class SystemClock:
 
 
 class Scheduler:
-    """One task per cron step of `runtime.app`; `update(app)` follows a plan swap."""
+    """One task per cron step of the plan; `update(steps)` follows a plan swap."""
 
-    def __init__(self, runtime: Runtime, clock: Clock | None = None) -> None:
-        self.runtime = runtime
+    def __init__(self, ticks: TickRunner, store: StateStore, logger: Logger, hooks: Hooks,
+                 plan: Callable[[], App], clock: Clock | None = None) -> None:
+        self.ticks = ticks
+        self.store = store
+        self.logger = logger
+        self.hooks = hooks
+        self.plan = plan
         self.clock: Clock = clock or SystemClock()
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}  # step -> tick in progress
@@ -93,7 +100,7 @@ class Scheduler:
         self._stopped = False
 
     def start(self) -> None:
-        for step in self.runtime.app.steps_of("cron"):
+        for step in self.plan().steps_of("cron"):
             self._add(step)
 
     def update(self, steps: list[Step]) -> None:
@@ -139,7 +146,7 @@ class Scheduler:
             await clock.sleep_until(scheduled)
             if clock.time() - scheduled > LATE:
                 # Woke up late (suspended, overloaded): skip to the next future tick.
-                self.runtime.logger.warn(
+                self.logger.warn(
                     f"cron tick at {_iso(scheduled)} was missed; not replayed", step=step.name)
                 schedule = ticks(step, clock.time())
             else:
@@ -149,7 +156,7 @@ class Scheduler:
     async def _fire(self, step: Step, scheduled: float) -> None:
         running = self._running.get(step.name)
         if running is not None and not running.done():
-            self.runtime.logger.warn(
+            self.logger.warn(
                 f"cron tick at {_iso(scheduled)} skipped: the previous tick is still running",
                 step=step.name)
             return
@@ -159,45 +166,23 @@ class Scheduler:
         self._running[step.name] = task
 
     async def _lease(self, step: Step, scheduled: float) -> bool:
-        store = self.runtime.store
-        assert store is not None
+        store = self.store
         if store.kind == "memory":
             return True  # a memory store is never shared: this process is the only replica
         try:
-            return await store.acquire_lease(f"cron:{step.name}:{scheduled:.0f}", LEASE_TTL)
+            return await store.acquire_lease(f"cron:{step.name}:{scheduled:.0f}", LEASE_TTL,
+                                             new_id())
         except Exception as exc:  # store down: better to skip one tick than fire it twice
-            self.runtime.logger.error(f"cron tick at {_iso(scheduled)} skipped: "
-                                      f"could not take its lease: {exc}", step=step.name)
+            self.logger.error(f"cron tick at {_iso(scheduled)} skipped: "
+                              f"could not take its lease: {exc}", step=step.name)
             return False
 
     async def _tick(self, step: Step, scheduled: float) -> None:
-        """Run one tick, retrying with the step's backoff; log the outcome."""
-        trace_id, event_id = new_id(), tick_id(step.name, scheduled)
-        self.runtime.hooks.after_cron_fired(step.name, scheduled, trace_id)
-        attempt = 1
-        while True:
-            current = self._steps.get(step.name, step)
-            ctx = InvocationContext(trace_id=trace_id, event_id=event_id, attempt=attempt)
-            try:
-                result = await self.runtime.invoke(current, None, ctx)
-                await self.runtime.publish_emits(current, ctx, result.emits)
-                return
-            except Exception as exc:  # handler, worker or publish failure: retry like an event
-                if attempt > current.retries:
-                    self._gave_up(current, ctx, exc)
-                    return
-                delay = current.backoff.delay(attempt)
-                self.runtime.logger.warn(
-                    f"cron tick failed ({_describe(exc)}); retry {attempt} in {delay:g}s",
-                    step=step.name, trace_id=trace_id, event_id=event_id)
-                await asyncio.sleep(delay)
-                attempt += 1
-
-    def _gave_up(self, step: Step, ctx: InvocationContext, exc: BaseException) -> None:
-        self.runtime.logger.error(
-            f"cron tick failed after {ctx.attempt} attempt(s): {_describe(exc)}",
-            {"traceback": getattr(exc, "traceback", None) or None},
-            step=step.name, trace_id=ctx.trace_id, event_id=ctx.event_id)
+        """Run one tick (retries and dead letter included: see TickRunner)."""
+        trace_id = new_id()
+        self.hooks.after_cron_fired(step.name, scheduled, trace_id)
+        await self.ticks.run(step.name, tick_event(trace_id, tick_id(step.name, scheduled),
+                                                   scheduled))
 
     def status(self) -> dict[str, Any]:
         return {name: {"running": name in self._running and not self._running[name].done()}
@@ -206,9 +191,3 @@ class Scheduler:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, InvocationError):
-        return f"{exc.type}: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"

@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,54 @@ def postgres() -> str:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port (so a test can stop it without
+    touching the shared one), with an append-only file in `folder`: a restart keeps
+    what was written up to a second before the stop, as a production Redis would."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not _reachable(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGKILL: the outage starts now, connections are refused from here on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("MOTIA_REQUIRE_SERVICES") == "1":
+            pytest.fail("redis-server not on PATH and MOTIA_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip("redis-server not on PATH")
+    folder = tmp_path / "own-redis"
+    folder.mkdir()
+    server = OwnRedis(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # --- type checkers, for the tests of the public types and the generated ones -------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from motia.compiler.ir import EVENT_ADAPTERS
 from motia.errors import UsageError
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from motia.runner.hooks import Hooks
     from motia.runner.state.base import StateStore
 
-BUS_KINDS = ("memory", "rabbitmq")
+BUS_KINDS = EVENT_ADAPTERS
 
 
 def create_bus(

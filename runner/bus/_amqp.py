@@ -9,8 +9,8 @@ whose headers carry the rest of the envelope (ids, attempt, first failure, sourc
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
@@ -80,14 +80,18 @@ def encode(event: Event) -> aio_pika.Message:
 
 
 def decode(message: AbstractIncomingMessage) -> Event:
-    """The event a message carries; ValueError when it was not published by Motia."""
-    headers = message.headers or {}
+    """The event a message carries; ValueError saying why when it is not a Motia event."""
+    return decode_parts(message.body, message.headers or {}, message.routing_key or "")
+
+
+def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> Event:
+    """`decode` on a message's parts (a dead letter keeps them to be read again)."""
     try:
         first_failure = headers.get("first_failure")
         source = headers.get("source")
-        return Event(
-            topic=_text(headers.get("topic") or message.routing_key),
-            data=json.loads(message.body),
+        event = Event(
+            topic=_text(headers.get("topic") or routing_key),
+            data=json.loads(body),
             trace_id=_text(headers["trace_id"]),
             event_id=_text(headers["event_id"]),
             attempt=int(_text(headers.get("attempt", 1))),
@@ -96,18 +100,35 @@ def decode(message: AbstractIncomingMessage) -> Event:
             time=float(_text(headers.get("time", "0"))),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a Motia event message ({type(exc).__name__}: {exc})") from None
+        raise ValueError(unreadable_reason(body, headers, exc)) from None
+    if event.attempt < 1:
+        raise ValueError(f"header 'attempt' must be a whole number from 1, got {event.attempt}")
+    return event
+
+
+def unreadable_reason(body: bytes, headers: Mapping[str, Any], exc: Exception) -> str:
+    """Why a message is not a Motia event, in words (the slow path, only on failure)."""
+    try:
+        json.loads(body)
+    except ValueError as error:
+        return f"the body is not JSON ({error}); Motia events are JSON documents"
+    missing = [name for name in ("trace_id", "event_id") if name not in headers]
+    if missing:
+        return (f"the message has no {' and no '.join(repr(m) for m in missing)} header: it "
+                "was not published by Motia (publish with `motia emit` or the admin API)")
+    for name, parse in (("attempt", int), ("first_failure", float), ("time", float)):
+        if name in headers:
+            try:
+                parse(_text(headers[name]))
+            except (TypeError, ValueError):
+                return f"header {name!r} is not a number: {headers[name]!r}"
+    return f"not a Motia event message ({type(exc).__name__}: {exc})"
 
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def masked(url: str) -> str:
-    """`url` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+def reason(exc: BaseException) -> str:
+    """An exception as `Type: message` for one log line or error message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,6 +1,7 @@
 """The event bus contract: fan-out, at-least-once delivery, retries, dead letters, replay.
 
-`EventBus` owns the delivery rules users rely on; a backend supplies transport:
+`EventBus` owns the delivery rules users rely on (through the one delivery policy,
+runner/delivery/policy.py, which cron shares); a backend supplies transport:
 
 - `_publish(events)`: durably hand events to every subscribed step's queue; return only
   when they are safe (broker confirmed / enqueued in memory).
@@ -10,25 +11,27 @@
 - `_close(grace)`: stop intake, let in-flight deliveries finish within `grace`, release.
 
 `_deliver(step, event)` is the template method every backend calls per message: it runs
-the step's consumer; on failure it schedules the next attempt with the step's backoff, or
-after the last retry writes a dead letter to the state store. It returns normally in
-every case once the message may be acknowledged: the backend acks after it returns, and
-leaves the message unacked (redelivered by the broker) only if it raises, which happens
-when the retry or dead letter itself could not be recorded.
+the step's consumer (the runtime's consumers are delivery pipelines) and hands whatever
+it raised to the policy, which schedules the next attempt with the step's backoff
+through `_send_to`, defers the event, or after the last retry writes a dead letter to
+the state store. It returns normally in every case once the message may be
+acknowledged: the backend acks after it returns, and leaves the message unacked
+(redelivered by the broker) only if it raises, which happens when the retry or dead
+letter itself could not be recorded.
 """
 
 from __future__ import annotations
 
 import os
 import time
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from motia.compiler.ir import App, Step
-from motia.errors import InvocationError, MotiaError
+from motia.errors import MotiaError, ReplayRefused
+from motia.runner.delivery.policy import DeliveryPolicy
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import DeadLetter, StateStore
 
@@ -54,6 +57,9 @@ class Event:
     first_failure: float | None = None
     source: str | None = None  # the emitting step, None for `motia emit`
     time: float = field(default_factory=time.time)
+    #: the TopicSchemas that already judged `data` in this process (ctx.emit, `motia emit`);
+    #: delivery skips checking it again against the same ones. Never sent over a wire.
+    validated_by: object = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +93,7 @@ class EventBus(ABC):
         self.hooks = hooks or Hooks()
         self._consumers: dict[str, Consumer] = {}
         self._steps: dict[str, Step] = {s.name: s for s in app.steps}
+        self.policy = DeliveryPolicy(store, self.hooks, self._send_to)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -115,36 +122,30 @@ class EventBus(ABC):
             self.hooks.after_publish(list(events))
 
     async def replay(self, letter: DeadLetter) -> Event:
-        """Send a dead letter back to its step as a fresh first attempt."""
-        event = Event(
-            topic=letter.topic, data=letter.data, trace_id=letter.trace_id,
-            event_id=letter.event_id, attempt=1, source=None,
-        )
+        """Send a dead letter back to its step as a fresh first attempt. A letter holding a
+        message that could not be read is read again first (ReplayRefused if it still
+        cannot be)."""
+        if letter.raw is not None:
+            event = self._reread(letter)
+        else:
+            event = Event(topic=letter.topic, data=letter.data, trace_id=letter.trace_id,
+                          event_id=letter.event_id, attempt=1, source=None)
         await self._send_to(self._steps[letter.step], event, 0.0)
         return event
+
+    def _reread(self, letter: DeadLetter) -> Event:
+        """The event an unreadable message's dead letter holds; backends that can receive
+        such messages override this with their codec."""
+        raise ReplayRefused(f"dead letter {letter.id} holds a message the {self.kind} bus "
+                            "cannot read; it was kept")
 
     # --- delivery (template method) -------------------------------------------------------
 
     async def _deliver(self, step: Step, event: Event) -> None:
         try:
             await self._consumers[step.name](event)
-        except Exception as exc:  # noqa: BLE001 -- every handler failure is retried or dead-lettered
-            await self._failed(step, event, exc)
-
-    async def _failed(self, step: Step, event: Event, exc: Exception) -> None:
-        failed_at = event.first_failure or time.time()
-        if event.attempt <= step.retries:
-            delay = step.backoff.delay(event.attempt)
-            retry = replace(event, attempt=event.attempt + 1, first_failure=failed_at)
-            await self._send_to(step, retry, delay)
-            self.hooks.after_retry_scheduled(step.name, retry, delay, str(exc))
-            return
-        letter = DeadLetter(
-            step=step.name, topic=event.topic, data=event.data, event_id=event.event_id,
-            trace_id=event.trace_id, attempts=event.attempt, error=error_record(exc),
-        )
-        await self.store.add_dead_letter(letter)
-        self.hooks.after_dead_letter(letter)
+        except Exception as exc:  # noqa: BLE001 -- every ending is the policy's to decide
+            await self.policy.settle(step, event, exc)
 
     # --- primitives -----------------------------------------------------------------------
 
@@ -160,10 +161,3 @@ class EventBus(ABC):
     @abstractmethod
     async def _close(self, grace: float) -> None: ...
 
-
-def error_record(exc: BaseException) -> dict[str, Any]:
-    """The {type, message, traceback} kept with a dead letter."""
-    if isinstance(exc, InvocationError):
-        return {"type": exc.type, "message": exc.message, "traceback": exc.traceback}
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": tb}

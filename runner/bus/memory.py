@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from motia.compiler.ir import App, Step
 from motia.runner.bus.base import BusClosed, Event, EventBus
 from motia.runner.hooks import Hooks
-from motia.runner.state.base import DeadLetter, StateStore
+from motia.runner.state.base import StateStore
 
 _log = logging.getLogger("motia.bus")
 
@@ -180,13 +180,8 @@ class MemoryBus(EventBus):
                 await self._undelivered(lane.step, event, attempts=event.attempt - 1)
 
     async def _undelivered(self, step: Step, event: Event, attempts: int) -> None:
-        letter = DeadLetter(
-            step=step.name, topic=event.topic, data=event.data, event_id=event.event_id,
-            trace_id=event.trace_id, attempts=attempts,
-            error={"type": UNDELIVERED, "message": UNDELIVERED_MESSAGE, "traceback": ""},
-        )
-        await self.store.add_dead_letter(letter)
-        self.hooks.after_dead_letter(letter)
+        error = {"type": UNDELIVERED, "message": UNDELIVERED_MESSAGE, "traceback": ""}
+        await self.policy.dead_letter(step, event, error, attempts=attempts)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from motia.compiler.ir import STATE_ADAPTERS
 from motia.errors import UsageError
-from motia.runner.state._unavailable import redact
+from motia.runner._redact import redact
 from motia.runner.state.base import StateStore
 
-KINDS = ("memory", "sqlite", "redis", "postgres")
+KINDS = STATE_ADAPTERS
 #: where the SQLite store lives inside a project when no URL is given
 SQLITE_PATH = Path(".motia") / "state.db"
 

@@ -162,3 +162,28 @@ end
 return out
 """
 )
+
+# Owner-checked lease operations. A lease always has a TTL, so it lives in its expiring
+# entry KEYS[2] (never the durable hash). ARGV[3] the owner's value; returns 1 on a match.
+DELETE_IF = (
+    """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+"""
+    + _FORGET_IF_EMPTY
+    + """
+return 1
+"""
+)
+
+# ARGV[4] the new TTL in ms.
+RENEW_IF = (
+    _NOW
+    + """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
+return 1
+"""
+)

@@ -7,6 +7,10 @@ same suite against every backend.
 
 Groups whose name starts with `__motia.` are reserved for the runtime (dead letters,
 cron leases, idempotency marks); users cannot read or write them through the public API.
+
+Leases carry an owner token: only the holder may renew or release one (compare-and-set,
+compare-and-delete), so a slow first holder whose lease ran out can never free or extend
+the lease a second holder took meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ RESERVED_PREFIX = "__motia."
 DLQ_GROUP = "__motia.dlq"
 LEASE_GROUP = "__motia.lease"
 DONE_GROUP = "__motia.done"
+ANSWER_GROUP = "__motia.answers"
 
 Number = int | float
 #: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
@@ -51,13 +56,16 @@ class DeadLetter:
     error: dict[str, Any]  # {"type", "message", "traceback"}
     time: float = field(default_factory=time.time)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: a message the runtime could not read: {"body", "encoding": "utf-8"|"base64",
+    #: "size", "truncated", "headers", "routing_key"}; None for an event it could read
+    raw: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DeadLetter:
-        return cls(**raw)
+        return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
 
 
 class StateStore(ABC):
@@ -181,12 +189,19 @@ class StateStore(ABC):
     # --- leases and idempotency marks ---------------------------------------------------
 
     async def acquire_lease(self, name: str, ttl: float, owner: str = "") -> bool:
-        """True for exactly one caller per `name` until `ttl` seconds pass (cron ticks)."""
+        """True for exactly one caller per `name` until `ttl` seconds pass (cron ticks,
+        run claims); `owner` is the token `renew_lease` and `release_lease` check."""
         return await self._add_if_absent(LEASE_GROUP, name, _encode(owner), _ttl(ttl))
 
-    async def release_lease(self, name: str) -> None:
-        """Give a lease up before its TTL (an idempotent step's run claim when the run failed)."""
-        await self._delete(LEASE_GROUP, name)
+    async def renew_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Extend `owner`'s lease to `ttl` seconds from now; False when it is not theirs
+        (it expired, and another owner may hold it now)."""
+        return await self._renew_if(LEASE_GROUP, name, _encode(owner), _ttl(ttl))
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        """Give a lease up before its TTL, only if `owner` still holds it (compare-and-
+        delete); False when it had expired or belongs to another owner, who keeps it."""
+        return await self._delete_if(LEASE_GROUP, name, _encode(owner))
 
     async def mark_done(self, key: str, ttl: float) -> bool:
         """Record that `key` (e.g. step + event id) completed; False if it already had."""
@@ -194,6 +209,16 @@ class StateStore(ABC):
 
     async def is_done(self, key: str) -> bool:
         return await self._get(DONE_GROUP, key) is not None
+
+    async def save_answer(self, key: str, answer: dict[str, Any], ttl: float) -> bool:
+        """Keep the response an API step gave for an idempotency key, for `ttl` seconds;
+        False when an answer was already kept (the first one stays)."""
+        return await self._add_if_absent(ANSWER_GROUP, key, _encode(answer), _ttl(ttl))
+
+    async def answer(self, key: str) -> dict[str, Any] | None:
+        """The response kept for an idempotency key, or None."""
+        raw = await self._get(ANSWER_GROUP, key)
+        return None if raw is None else dict(json.loads(raw))
 
     # --- primitives a backend implements (JSON text in and out) -------------------------
 
@@ -254,6 +279,16 @@ class StateStore(ABC):
     @abstractmethod
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         """Set only if absent or expired; True when this call set it. Expiry after `ttl` s."""
+
+    # Owner-checked primitives of leases: atomic compare-then-act on one live entry.
+
+    @abstractmethod
+    async def _delete_if(self, group: str, key: str, value: str) -> bool:
+        """Delete the entry only if it is live and holds exactly `value`; True if deleted."""
+
+    @abstractmethod
+    async def _renew_if(self, group: str, key: str, value: str, ttl: float) -> bool:
+        """Make a live entry holding exactly `value` expire `ttl` s from now; True if so."""
 
 
 def _group(group: object) -> str:

@@ -83,6 +83,18 @@ class MemoryStore(StateStore):
             self._expiry[(group, key)] = time.monotonic() + ttl
         return True
 
+    async def _delete_if(self, group: str, key: str, value: str) -> bool:
+        if await self._get(group, key) != value:
+            return False
+        await self._delete(group, key)
+        return True
+
+    async def _renew_if(self, group: str, key: str, value: str, ttl: float) -> bool:
+        if await self._get(group, key) != value:
+            return False
+        self._expiry[(group, key)] = time.monotonic() + ttl
+        return True
+
     def _expire(self, group: str, key: str) -> None:
         deadline = self._expiry.get((group, key))
         if deadline is not None and time.monotonic() >= deadline:

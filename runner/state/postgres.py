@@ -260,6 +260,21 @@ class PostgresStore(StateStore):
         )
         return bool(added)
 
+    async def _delete_if(self, group: str, key: str, value: str) -> bool:
+        status = await self._query(
+            "execute", f"DELETE FROM motia_state WHERE {_KEY} AND value = $4 AND {_LIVE}",
+            self.namespace, group, key, value,
+        )
+        return bool(status != "DELETE 0")
+
+    async def _renew_if(self, group: str, key: str, value: str, ttl: float) -> bool:
+        status = await self._query(
+            "execute", "UPDATE motia_state SET expires_at = now() + make_interval(secs => $5::float8) "
+            f"WHERE {_KEY} AND value = $4 AND {_LIVE}",
+            self.namespace, group, key, value, ttl,
+        )
+        return bool(status != "UPDATE 0")
+
     async def _sweep(self) -> None:
         """Delete expired rows now and then, so idempotency marks do not pile up forever."""
         now = time.monotonic()

@@ -260,6 +260,21 @@ class SQLiteStore(StateStore):
         ).fetchone()
         return row is not None
 
+    async def _delete_if(self, group: str, key: str, value: str) -> bool:
+        return await self._call(self._changed, f"DELETE FROM motia_state WHERE {_WHERE_KEY} "
+                                f"AND value = ? AND {_LIVE}",
+                                (self.namespace, group, key, value, time.time()))
+
+    async def _renew_if(self, group: str, key: str, value: str, ttl: float) -> bool:
+        now = time.time()
+        return await self._call(self._changed, "UPDATE motia_state SET expires_at = ? "
+                                f"WHERE {_WHERE_KEY} AND value = ? AND {_LIVE}",
+                                (now + ttl, self.namespace, group, key, value, now))
+
+    def _changed(self, sql: str, params: tuple[Any, ...]) -> bool:
+        """Run one statement; True when it touched a row (one statement: atomic)."""
+        return self._db().execute(sql, params).rowcount > 0
+
     def _sweep(self, now: float) -> None:
         """Delete expired rows now and then, so idempotency marks do not pile up forever."""
         if now - self._last_sweep < SWEEP_EVERY:

@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiormq.exceptions import AMQPError
 
 from motia.errors import AdapterUnavailable
-from motia.runner.bus._amqp import masked
+from motia.runner._redact import redact
 from motia.runner.streams.base import FanOut
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -47,7 +47,7 @@ class RabbitFanOut(FanOut):
                 CONNECT_TIMEOUT + 1)
         except (OSError, AMQPError, TimeoutError) as exc:
             raise AdapterUnavailable(
-                f"RabbitMQ (for streams) is not reachable at {masked(self.url)} "
+                f"RabbitMQ (for streams) is not reachable at {redact(self.url)} "
                 f"({exc or type(exc).__name__}): start RabbitMQ or set MOTIA_AMQP_URL") from None
         channel = await self._connection.channel(publisher_confirms=False)
         self._exchange = await channel.declare_exchange(

@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from motia.runner._http_errors import error_response
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 """The only folder the Workbench serves files from."""
 
@@ -106,8 +108,7 @@ def _file_response(path: Path) -> web.StreamResponse:
 
 
 def _error(status: int, type_: str, message: str, **headers: str) -> web.Response:
-    body = {"error": {"type": type_, "message": message}}
-    return web.json_response(body, status=status, headers=headers or None)
+    return error_response(status, type_, message, headers=headers or None)
 
 
 def workbench_auth_middleware(token: str | None) -> Any:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from motia.compiler.ir import App, Step
 from motia.errors import EmitError
-from motia.runner._validation import compile_schema, is_valid
+from motia.runner.topics import TopicSchemas, summary
+from motia.runner.workers._protocol import bad_event_id
 from motia.runner.workers.api import Emit
 
 
@@ -24,46 +23,27 @@ class EmitValidator:
     """Turns one `ctx.emit` argument into an `Emit`, or raises EmitError saying what is wrong."""
 
     def __init__(self, app: App) -> None:
-        self._topics = {topic.name: topic for topic in app.topics}
-        self._validators: dict[str, Draft202012Validator | None] = {}
+        self.topics = TopicSchemas.of(app)
 
     def check(self, step: Step, event: Any) -> Emit:
         if not isinstance(event, dict) or not isinstance(event.get("topic"), str):
             raise EmitError(f'ctx.emit takes {{"topic": str, "data": ...}}, got {event!r}')
-        topic, data = event["topic"], event.get("data")
+        topic, data, event_id = event["topic"], event.get("data"), event.get("id")
         if topic not in step.emits:
             raise EmitError(_undeclared(step, topic))
-        validator = self._validator(topic)
-        if validator is not None and not is_valid(validator, data):
-            errors = sorted(validator.iter_errors(data),
-                            key=lambda e: [str(part) for part in e.absolute_path])
+        problem = None if event_id is None else bad_event_id(topic, event_id)
+        if problem is not None:
+            raise EmitError(problem)
+        if not self.topics.is_valid(topic, data):
+            errors = self.topics.violations(topic, data)
             if errors:
-                detail = "; ".join(f"{_pointer(e.absolute_path)}: {e.message}" for e in errors)
-                name = self._topics[topic].schema_name
-                schema = f" {name}" if name else ""
                 raise EmitError(f"ctx.emit({topic!r}): data does not match the topic's schema"
-                                f"{schema}: {detail}")
-        return Emit(topic, data)
+                                f"{self.topics.label(topic)}: {summary(errors)}")
+        return Emit(topic, data, event_id)
 
     def schemas_for(self, step: Step) -> dict[str, Any]:
         """{topic: its JSON schema, or None for any data} for every topic `step` emits."""
-        schemas: dict[str, Any] = {}
-        for name in step.emits:
-            declared = self._topics.get(name)
-            schemas[name] = declared.schema if declared is not None else None
-        return schemas
-
-    def _validator(self, topic: str) -> Draft202012Validator | None:
-        try:
-            return self._validators[topic]
-        except KeyError:
-            declared = self._topics.get(topic)
-            schema = declared.schema if declared is not None else None
-            # the same validator (formats checked) as request bodies and `motia emit`, so an
-            # event is judged alike wherever it enters
-            validator = compile_schema(schema)
-            self._validators[topic] = validator
-            return validator
+        return {name: self.topics.schema(name) for name in step.emits}
 
 
 def _undeclared(step: Step, topic: str) -> str:
@@ -76,9 +56,3 @@ def _undeclared(step: Step, topic: str) -> str:
     allowed = ", ".join(step.emits)
     return (f"step {step.name!r} cannot emit {topic!r}: it is not in the step's emits "
             f"[{allowed}]{hint}")
-
-
-def _pointer(path: Any) -> str:
-    """A JSON pointer (RFC 6901) for an error location; the whole document is "/"."""
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
-    return "/" + "/".join(parts)

@@ -25,6 +25,17 @@ MAX_FRAME = 256 * 1024 * 1024
 #: ends work in parallel on a stream of calls rather than taking turns on big batches
 BATCH = 16
 
+#: the longest event id `ctx.emit({..., "id"})` may set (an AMQP message id is a short string)
+MAX_EVENT_ID = 200
+
+
+def bad_event_id(topic: str, event_id: object) -> str | None:
+    """What is wrong with an id given to `ctx.emit`, or None (both ends ask this)."""
+    if isinstance(event_id, str) and 0 < len(event_id) <= MAX_EVENT_ID:
+        return None
+    return (f"ctx.emit({topic!r}): id must be a non-empty string of at most {MAX_EVENT_ID} "
+            f"characters, got {event_id!r}")
+
 # --- message types (the "type" field) ------------------------------------------------------
 # worker -> host
 READY = "ready"
@@ -121,15 +132,20 @@ def invoke_frame(inv_id: int, payload: Any, trace_id: str, event_id: str, attemp
 
 def result_frame(inv_id: int, value: Any, emits: list[list[Any]] | None = None) -> bytes:
     """The `result` frame (the worker's hottest message), formatted the same way. `emits`
-    are the invocation's accepted `[topic, data as JSON text]` pairs (None: rejected
-    after all, left out), each encoded once, when `ctx.emit` was called."""
+    are the invocation's accepted `[topic, data as JSON text]` pairs, with the event id
+    as a third item when the handler set one (data None: rejected after all, left out),
+    each encoded once, when `ctx.emit` was called."""
     body = f'{{"type":"result","id":{inv_id:d},"value":{_encode(value)}'
     if emits:
-        listed = ",".join(f'{{"topic":{_string(topic)},"data":{text}}}'
-                          for topic, text in emits if text is not None)
+        listed = ",".join(_emit_text(entry) for entry in emits if entry[1] is not None)
         body += f',"emits":[{listed}]'
     data = (body + "}").encode()
     return _pack(len(data)) + data
+
+
+def _emit_text(entry: list[Any]) -> str:
+    text = f'{{"topic":{_string(entry[0])},"data":{entry[1]}'
+    return text + (f',"id":{_string(entry[2])}}}' if len(entry) > 2 else "}")
 
 
 def encode(value: Any) -> str:

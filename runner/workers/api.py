@@ -32,10 +32,12 @@ class InvocationContext:
 
 @dataclass(frozen=True)
 class Emit:
-    """An event a handler emitted, already validated against the plan."""
+    """An event a handler emitted, already validated against the plan; `id` is the event
+    id the handler set (`ctx.emit({..., "id": ...})`), None for a derived one."""
 
     topic: str
     data: Any
+    id: str | None = None
 
 
 @dataclass

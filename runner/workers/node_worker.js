@@ -47,6 +47,7 @@ const EXIT_PROTOCOL = 4;
 const PROTOCOL_VERSION = 2;
 const BATCH = 16;
 const MAX_FRAME = 256 * 1024 * 1024;
+const MAX_EVENT_ID = 200;
 
 class EmitError extends Error {
   constructor(message) { super(message); this.name = 'EmitError'; }
@@ -251,7 +252,7 @@ class Context {
     if (event === null || typeof event !== 'object' || typeof event.topic !== 'string') {
       throw new TypeError(`ctx.emit takes {topic: string, data}, got ${JSON.stringify(event)}`);
     }
-    return emit(this, event.topic, event.data === undefined ? null : event.data);
+    return emit(this, event.topic, event.data === undefined ? null : event.data, event.id);
   }
 
   get streams() {
@@ -285,7 +286,8 @@ function setTopics(schemas) {
 
 const ACCEPTED = Promise.resolve(null);
 
-function emit(ctx, topic, data) {
+// `id` (optional) becomes the emitted event's id: a string of 1 to MAX_EVENT_ID characters.
+function emit(ctx, topic, data, id) {
   let text;
   try {
     text = JSON.stringify(data);
@@ -294,10 +296,16 @@ function emit(ctx, topic, data) {
   }
   if (text === undefined) text = 'null';  // a function or a symbol: JSON has no such value
   const entry = [topic, text];
+  if (id !== undefined && id !== null) {
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EVENT_ID) {
+      return Promise.reject(new EmitError(`ctx.emit('${topic}'): id must be a non-empty string of at most ${MAX_EVENT_ID} characters, got ${JSON.stringify(id)}`));
+    }
+    entry.push(id);
+  }
   ctx._emits.push(entry);
   const check = checks.get(topic);
   if (check && check(JSON.parse(text))) return ACCEPTED;  // judged as the host will see it
-  return call(ctx._id, OP_EMIT, [{ topic, data: JSON.parse(text) }]).catch((e) => {
+  return call(ctx._id, OP_EMIT, [{ topic, data: JSON.parse(text), id: entry[2] === undefined ? null : entry[2] }]).catch((e) => {
     entry[1] = null;
     throw e;
   });
@@ -467,7 +475,7 @@ function sendResult(id, value, emits) {
     send({ type: RESULT, id, value });
     return;
   }
-  const listed = kept.map(([topic, text]) => `{"topic":${JSON.stringify(topic)},"data":${text}}`).join(',');
+  const listed = kept.map(([topic, text, id]) => `{"topic":${JSON.stringify(topic)},"data":${text}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`).join(',');
   const encoded = JSON.stringify(value);  // undefined for a function: null, as send() would
   const text = `{"type":"result","id":${id},"value":${encoded === undefined ? 'null' : encoded},"emits":[${listed}]}`;
   sendText(text);

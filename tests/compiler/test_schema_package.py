@@ -53,3 +53,12 @@ def test_step_types_allow_no_extra_keys() -> None:
     defs = _schema()["$defs"]
     for kind in ("api", "event", "cron", "noop"):
         assert defs[f"{kind}Step"]["additionalProperties"] is False
+
+
+def test_the_adapter_choices_are_the_runtimes() -> None:
+    # motia.yaml's `adapters:` enums (for editors) and the runtime's one list must agree
+    from motia.compiler.ir import EVENT_ADAPTERS, STATE_ADAPTERS
+
+    adapters = _schema()["$defs"]["adapters"]["properties"]
+    assert tuple(adapters["events"]["enum"]) == EVENT_ADAPTERS
+    assert tuple(adapters["state"]["enum"]) == STATE_ADAPTERS

@@ -91,11 +91,13 @@ class Replica:
     """One `motia run` process of `project`; `await start()`, then `stop()` or `kill9()`."""
 
     def __init__(self, project: Project, name: str, *, role: str = "all", state: str = "redis",
-                 amqp_url: str = AMQP_URL, eager: bool = True) -> None:
+                 amqp_url: str = AMQP_URL, eager: bool = True,
+                 state_url: str | None = None) -> None:
         self.project = project
         self.name = name
         self.role = role
         self.state = state
+        self.state_url = state_url or STATE_URLS[state]
         self.amqp_url = amqp_url
         self.eager = eager
         self.port = free_port()
@@ -120,7 +122,7 @@ class Replica:
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "motia", "run", str(self.project.root),
                "--events", "rabbitmq", "--amqp-url", self.amqp_url,
-               "--state", self.state, "--state-url", STATE_URLS[self.state],
+               "--state", self.state, "--state-url", self.state_url,
                "--port", str(self.port), "--role", self.role]
         return cmd + (["--eager"] if self.eager else [])
 

@@ -76,6 +76,33 @@ ORDERS_FILES = {
 }
 
 
+async def place_paced(gateways: Sequence[Replica], ids: Sequence[str], rate: float) -> list[str]:
+    """POST one order per id at `rate` orders/s, round-robin over the gateways; the ids
+    accepted (202: the gateway published with confirms before it answered)."""
+    accepted: list[str] = []
+    failures: list[Any] = []
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+
+        async def place(n: int, order_id: str) -> None:
+            url = gateways[n % len(gateways)].url + "/orders"
+            async with session.post(url, json={"id": order_id, "amount": 100 + n}) as r:
+                if r.status == 202:
+                    accepted.append(order_id)
+                else:
+                    failures.append((order_id, r.status, await r.text()))
+
+        sending = []
+        for n, order_id in enumerate(ids):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the pace of the load, not a wait for a result
+            sending.append(asyncio.create_task(place(n, order_id)))
+        await asyncio.gather(*sending)
+    assert not failures, f"{len(failures)} orders refused, e.g. {failures[:3]}"
+    return accepted
+
+
 async def place_orders(gateways: Sequence[Replica], ids: Sequence[str],
                        parallel: int = 48) -> float:
     """POST one order per id, round-robin over the gateways; the seconds it took.

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def services() -> ModuleType:
+    """tests/conftest.py (require_service, the service URLs) by its path: `from conftest
+    import` finds whichever conftest pytest imported last when several folders run."""
+    module = sys.modules.get("tests.conftest")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("tests.conftest", REPO / "tests" / "conftest.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["tests.conftest"] = module
+        spec.loader.exec_module(module)
+    return module
 
 
 def write_project(root: Path, yaml: str, files: dict[str, str]) -> Path:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from _runtime_projects import FIXABLE_FILES, FIXABLE_YAML, write_project
+from _runtime_projects import FIXABLE_FILES, FIXABLE_YAML, services, write_project
 
 from motia.compiler import compile_project
+from motia.compiler.ir import App
+from motia.errors import UsageError
 from motia.runner.app import Runtime
 from motia.runner.config import RunConfig
 from motia.testing import TestApp
@@ -106,27 +111,68 @@ async def _done(app: TestApp, n: int) -> bool:
     return len(await app.state.get_group("done")) == n
 
 
-async def test_the_gateway_role_publishes_and_the_workers_role_consumes(project: Path) -> None:
-    app = compile_project(project).app
-    gateway = Runtime(app, RunConfig(state="memory", port=0, role="gateway", log_format="none"))
+@pytest.fixture
+async def shared_app(project: Path) -> AsyncIterator[App]:
+    """The project's plan under a unique app name, for roles sharing the real RabbitMQ
+    (its exchange and queues are deleted afterwards)."""
+    services().require_service("rabbitmq")
+    app = dataclasses.replace(compile_project(project).app, name=f"t{uuid.uuid4().hex[:10]}")
+    yield app
+    import aio_pika
+
+    from motia.runner.bus.rabbitmq import RabbitMQBus
+    from motia.runner.state.memory import MemoryStore
+
+    async with await aio_pika.connect(services().AMQP_URL) as connection:
+        channel = await connection.channel()
+        for name in RabbitMQBus(app, MemoryStore(app.name)).queue_names():
+            await channel.queue_delete(name)
+        await channel.exchange_delete(f"motia.{app.name}")
+
+
+def _role(role: str, **options: object) -> RunConfig:
+    return RunConfig(events="rabbitmq", amqp_url=services().AMQP_URL, state="memory", port=0, role=role,
+                     log_format="none", **options)  # type: ignore[arg-type]
+
+
+async def test_the_gateway_role_publishes_and_the_workers_role_consumes(shared_app: App) -> None:
+    gateway = Runtime(shared_app, _role("gateway"))
     async with gateway:
         assert gateway.port and gateway.scheduler is None
         assert gateway.bus is not None and gateway.bus._consumers == {}
-    workers = Runtime(app, RunConfig(state="memory", port=0, role="workers", log_format="none"))
+    workers = Runtime(shared_app, _role("workers"))
     async with workers:
         assert workers.port is None and workers.gateway is None
         assert workers.bus is not None and set(workers.bus._consumers) == {"run-job"}
+
+
+@pytest.mark.parametrize("role", ["gateway", "cron"])
+async def test_a_publishing_role_on_the_memory_bus_is_refused_with_the_fix(
+    project: Path, role: str
+) -> None:
+    # Given a gateway (or cron) replica on the in-process event bus
+    runtime = Runtime(compile_project(project).app,
+                      RunConfig(state="memory", port=0, role=role, log_format="none"))
+    # When it starts, Then it refuses, says why and how to fix it, and started nothing
+    with pytest.raises(UsageError) as refused:
+        await runtime.start()
+    assert str(refused.value) == (
+        f"--role {role} with the memory event bus: the events it publishes would wait in "
+        "this process's memory, where no step consumes them; use --events rabbitmq "
+        "(MOTIA_AMQP_URL) with a shared --state so the workers role receives them, or "
+        "--role all to run every part in one process")
+    assert runtime.store is None and runtime.pool is None
 
 
 @pytest.mark.parametrize(("role", "warm"), [
     ("gateway", {"create-job"}), ("workers", {"run-job"}), ("all", {"create-job", "run-job"}),
 ])
 async def test_eager_warms_only_the_steps_the_role_runs(
-    project: Path, role: str, warm: set[str]
+    shared_app: App, role: str, warm: set[str]
 ) -> None:
     # Given --eager on a replica with one role
-    app = compile_project(project).app
-    config = RunConfig(state="memory", port=0, role=role, eager=True, log_format="none")
+    app = shared_app
+    config = _role(role, eager=True)
     # When it has started, Then only the steps of that role have worker processes
     async with Runtime(app, config) as runtime:
         stats = runtime.pool.stats()

@@ -1,9 +1,9 @@
 """The cron loop: schedules (5/6 fields, time zones), no drift, no overlap, retries, and
 one firing per tick across replicas sharing a store.
 
-The loop is driven through a small stand-in for the Runtime (it only needs `invoke`,
-`publish_emits`, `store`, `logger`, `hooks`); the real runtime is covered end to end in
-test_runtime_e2e.py.
+The loop is driven through a small stand-in invoker (`invoke`, `publish_emits`) whose
+handler is a Python function, with the real TickRunner, store, logger and hooks around
+it; the real runtime is covered end to end in test_runtime_e2e.py.
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ from typing import Any
 
 from motia.compiler.ir import App, Backoff, Handler, Step
 from motia.errors import HandlerError
+from motia.runner.delivery.leases import LeaseKeeper
+from motia.runner.delivery.log import DeliveryLog
+from motia.runner.delivery.pipeline import DeliveryServices
+from motia.runner.delivery.ticks import TickRunner
 from motia.runner.hooks import Hooks, HookSet
 from motia.runner.logs import Logger, LogRecord
 from motia.runner.scheduler import Scheduler, ticks
-from motia.runner.state.base import StateStore
+from motia.runner.state.base import DeadLetter, StateStore
 from motia.runner.state.memory import MemoryStore
 from motia.runner.workers.api import InvocationContext, InvocationResult
 
@@ -37,16 +41,20 @@ class _Seen(Hooks):
     def __init__(self) -> None:
         self.fired: list[float] = []
         self.logs: list[LogRecord] = []
+        self.letters: list[DeadLetter] = []
 
     def after_cron_fired(self, step: str, scheduled: float, trace_id: str) -> None:
         self.fired.append(scheduled)
+
+    def after_dead_letter(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
 
     def on_log(self, record: LogRecord) -> None:
         self.logs.append(record)
 
 
 class _Runtime:
-    """What Scheduler uses of a Runtime; `handler(ctx)` plays the step's handler."""
+    """The parts a Scheduler runs on, with `handler(ctx)` playing the step's handler."""
 
     def __init__(self, step: Step, store: StateStore,
                  handler: Callable[[InvocationContext], Awaitable[None]]) -> None:
@@ -55,8 +63,16 @@ class _Runtime:
         self.seen = _Seen()
         self.hooks = HookSet(self.seen)
         self.logger = Logger(self.hooks, fmt="none")
+        self.hooks.add(DeliveryLog(self.logger))
         self.handler = handler
         self.calls: list[InvocationContext] = []
+        services = DeliveryServices(invoker=self, store=store, leases=LeaseKeeper(store),
+                                    logger=self.logger)
+        self.ticks = TickRunner(services, self.hooks, lambda: self.app)
+
+    def scheduler(self, clock: Any = None) -> Scheduler:
+        return Scheduler(self.ticks, self.store, self.logger, self.hooks, lambda: self.app,
+                         clock=clock)
 
     async def invoke(self, step: Step, payload: Any, ctx: InvocationContext) -> InvocationResult:
         self.calls.append(ctx)
@@ -100,7 +116,7 @@ async def test_the_loop_fires_a_seconds_schedule_every_ten_seconds() -> None:
     # Given a */10-seconds step and a clock at 11:59:55 that stops after 12:00:30
     start = datetime(2024, 5, 1, 11, 59, 55, tzinfo=UTC).timestamp()
     runtime = _Runtime(cron_step("*/10 * * * * *"), MemoryStore(), _quick)
-    scheduler = Scheduler(runtime, clock=_Clock(start, until=start + 35))  # type: ignore[arg-type]
+    scheduler = runtime.scheduler(clock=_Clock(start, until=start + 35))
     # When the scheduler runs until the clock stops
     scheduler.start()
     try:
@@ -114,7 +130,7 @@ async def test_the_loop_fires_a_seconds_schedule_every_ten_seconds() -> None:
 
 
 async def _run(runtime: _Runtime, seconds: float) -> None:
-    scheduler = Scheduler(runtime)  # type: ignore[arg-type]
+    scheduler = runtime.scheduler()
     scheduler.start()
     await asyncio.sleep(seconds)
     await scheduler.stop(2.0)
@@ -177,19 +193,59 @@ async def test_a_failing_tick_is_retried_with_the_step_backoff() -> None:
     first = [c for c in runtime.calls if c.event_id == runtime.calls[0].event_id]
     assert [c.attempt for c in first] == [1, 2, 3]
     assert len({c.trace_id for c in first}) == 1
-    assert any("retry 1 in 0.05s" in r.msg for r in runtime.seen.logs)
+    assert any(r.msg == "cron tick attempt 1 failed (tick: boom); retry in 0.05s"
+               for r in runtime.seen.logs)
 
 
-async def test_a_tick_out_of_retries_is_logged_as_an_error() -> None:
+async def test_a_tick_out_of_retries_is_a_dead_letter() -> None:
     async def broken(ctx: InvocationContext) -> None:
         raise HandlerError("tick", "still broken", type="RuntimeError")
 
-    runtime = _Runtime(cron_step(retries=1), MemoryStore(), broken)
+    # Given a cron step whose handler always fails, with one retry
+    store = MemoryStore()
+    runtime = _Runtime(cron_step(retries=1), store, broken)
+    # When its first tick has run out of retries
     await _run(runtime, 1.4)
+    # Then the tick is a dead letter: no topic, no data, its tick id and trace, 2 attempts
+    [letter, *_] = await store.dead_letters("tick")
+    first = runtime.calls[0]
+    assert (letter.step, letter.topic, letter.data, letter.attempts) == ("tick", "", None, 2)
+    assert (letter.event_id, letter.trace_id) == (first.event_id, first.trace_id)
+    assert (letter.error["type"], letter.error["message"]) == ("RuntimeError", "still broken")
+    # And the error line says so, with the way to replay it
     errors = [r for r in runtime.seen.logs if r.level == "error"]
-    assert errors and "cron tick failed after 2 attempt(s): RuntimeError: still broken" in (
-        errors[0].msg)
-    assert errors[0].step == "tick" and errors[0].trace_id
+    assert errors[0].msg == (f"cron tick dead-lettered after 2 attempt(s): RuntimeError: still "
+                             f"broken; replay with `motia dlq replay {letter.id}`")
+    assert errors[0].step == "tick" and errors[0].trace_id == first.trace_id
+
+
+async def test_a_replayed_tick_runs_again_with_its_ids() -> None:
+    # Given a tick dead-lettered while the handler was broken
+    broken = {"yes": True}
+
+    async def handler(ctx: InvocationContext) -> None:
+        if broken["yes"]:
+            raise HandlerError("tick", "down", type="RuntimeError")
+
+    store = MemoryStore()
+    runtime = _Runtime(cron_step(retries=0), store, handler)
+    await _run(runtime, 1.2)
+    [letter, *_] = await store.dead_letters("tick")
+    taken = await store.take_dead_letter(letter.id)
+    assert taken is not None
+    # When the handler is fixed and the letter replayed
+    broken["yes"] = False
+    before, letters = len(runtime.calls), len(runtime.seen.letters)
+    event = runtime.ticks.replay(taken)
+    await runtime.ticks.close(5.0)
+    # Then the tick ran once more as a first attempt of the same tick id and trace
+    again = runtime.calls[before:]
+    assert [(c.event_id, c.trace_id, c.attempt, c.topic) for c in again] == [
+        (letter.event_id, letter.trace_id, 1, None)]
+    assert (event.event_id, event.trace_id) == (letter.event_id, letter.trace_id)
+    # And it succeeded: no new dead letter, the replayed one is gone
+    assert len(runtime.seen.letters) == letters
+    assert letter.id not in {d.id for d in await store.dead_letters()}
 
 
 async def test_replicas_sharing_a_store_fire_each_tick_once(tmp_path: Path) -> None:

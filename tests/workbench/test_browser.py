@@ -409,3 +409,51 @@ async def test_the_endpoint_tester_sends_path_and_query_parameters(page: Page, f
     assert await page.text(".response-head .badge") == "200 OK"
     assert json.loads(await page.text(".response-body")) == {"id": "job 7", "done": False, "detail": "full"}
     assert "/jobs/job%207?detail=full" in await page.text("pre.curl")
+
+
+async def test_dead_letters_that_are_not_failed_events_are_shown_for_what_they_are(
+        page: Page, fragile: TestApp) -> None:
+    from motia.runner.delivery.policy import raw_record
+    from motia.runner.state.base import DeadLetter
+
+    # Given three dead letters that are not a handler's failure: a message nobody could
+    # read, data that broke its schema, and a cron tick out of retries
+    junk = b"\xff\xfe binary junk"
+    raw = raw_record(junk, {"x-origin": "legacy-billing"},
+                     routing_key="job.requested", message_id="m-1")
+    letters = [
+        DeadLetter(step="run-job", topic="job.requested", data=None, event_id="m-1",
+                   trace_id="", attempts=0, raw=raw, error={
+                       "type": "UnreadableMessage", "traceback": "",
+                       "message": "the body is not JSON (...); Motia events are JSON documents"}),
+        DeadLetter(step="run-job", topic="job.requested", data={"id": 7}, event_id="e-2",
+                   trace_id="t-2", attempts=0, error={
+                       "type": "SchemaViolation", "traceback": "",
+                       "message": "data on topic 'job.requested' does not match its schema",
+                       "errors": [{"path": "/id", "message": "7 is not of type 'string'"}]}),
+        DeadLetter(step="run-job", topic="", data=None, event_id="tick-3", trace_id="t-3",
+                   attempts=4, error={"type": "RuntimeError", "message": "nightly failed",
+                                      "traceback": ""}),
+    ]
+    for letter in letters:
+        await fragile.state.add_dead_letter(letter)
+    # When the dead letters are listed
+    await page.goto(f"{fragile.url}/__motia/?token={TOKEN}#/dlq")
+    await page.wait_for("document.querySelectorAll('tr.dead-letter').length === 3")
+    rows = {row: await page.text(f"tr.dead-letter[data-id='{letter.id}']")
+            for row, letter in zip(("raw", "schema", "cron"), letters, strict=True)}
+    await screenshot(page, "dead-letters-kinds")
+    # Then the unreadable one says so and shows its raw body (base64) and headers
+    assert "unreadable" in rows["raw"] and "UnreadableMessage" in rows["raw"]
+    assert f"raw message (base64, {len(junk)} bytes)" in rows["raw"]
+    assert raw["body"] in rows["raw"] and "legacy-billing" in rows["raw"]
+    # And the schema violation lists its errors; the cron tick is labelled as one
+    assert "/id 7 is not of type 'string'" in rows["schema"]
+    assert "cron tick" in rows["cron"] and "nightly failed" in rows["cron"]
+    # When Replay is pressed on the unreadable one, Then it is kept, and the page says why
+    await page.click(f"tr.dead-letter[data-id='{letters[0].id}'] button.replay")
+    await page.wait_for("document.querySelector('.toast-error') !== null", what="the refusal")
+    assert "cannot read" in await page.text(".toast-error")
+    assert letters[0].id in {d.id for d in await fragile.dead_letters()}
+    for letter in letters:
+        await fragile.state.take_dead_letter(letter.id)

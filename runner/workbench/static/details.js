@@ -52,6 +52,14 @@ function triggerRows(step, model, onSelect) {
   return row("Runs on", chips(step.subscribes, topicId, onSelect));
 }
 
+/** `idempotency:` in words: what counts as a repeat, and for how long it is remembered. */
+function idempotencyText(step) {
+  const { key, ttl } = step.idempotency;
+  const what = key ? h("code", {}, key) : (step.type === "cron" ? "the tick" : "the event id");
+  const repeat = step.type === "api" ? "a repeat gets the first answer" : "a repeat is skipped";
+  return [`once per `, what, `; ${repeat} for ${fmtDuration(ttl)}`];
+}
+
 function executionRows(step) {
   if (step.type === "noop") return [];
   const backoff = step.backoff || {};
@@ -61,6 +69,7 @@ function executionRows(step) {
   return [
     ...row("Timeout", fmtDuration(step.timeout)),
     ...row("Retries", retries),
+    ...(step.idempotency ? row("Idempotent", idempotencyText(step)) : []),
     ...row("Workers", `${step.workers ?? 1} worker process${step.workers > 1 ? "es" : ""}, up to ${step.concurrency ?? "–"} runs at once${step.memory ? `, ${fmtBytes(step.memory)} memory each` : ""}`),
   ];
 }

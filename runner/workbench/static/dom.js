@@ -101,14 +101,16 @@ export function fmtAgo(seconds) {
   return new Date(seconds * 1000).toLocaleString();
 }
 
-/** A duration in seconds as "850 µs", "12.3 ms", "1.25 s". */
+/** A duration in seconds as "850 µs", "12.3 ms", "1.25 s", "2.5 min", "24 h", "7 d". */
 export function fmtDuration(seconds) {
   if (typeof seconds !== "number" || Number.isNaN(seconds)) return "–";
   if (seconds === 0) return "0 ms";
   if (seconds < 0.001) return `${Math.round(seconds * 1e6)} µs`;
   if (seconds < 1) return `${Number((seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1))} ms`;
   if (seconds < 120) return `${Number(seconds.toFixed(2))} s`;
-  return `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 172800) return `${Number((seconds / 3600).toFixed(1))} h`;
+  return `${Number((seconds / 86400).toFixed(1))} d`;
 }
 
 export function shortId(id) {

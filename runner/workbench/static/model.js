@@ -41,7 +41,7 @@ function normaliseStep(raw) {
     workers: raw.workers,
     concurrency: raw.concurrency,
     memory: raw.memory,
-    idempotent: raw.idempotent,
+    idempotency: raw.idempotency || null,
     method: raw.method ? String(raw.method).toUpperCase() : null,
     path: raw.path || null,
     body: raw.body || null,

@@ -15,11 +15,25 @@ from conftest import AMQP_URL, require_service
 from motia.compiler.ir import App
 from motia.runner.bus import create_bus
 from motia.runner.bus.base import EventBus
+from motia.runner.bus.rabbitmq import RabbitMQBus
 from motia.runner.state.memory import MemoryStore
 
 MakeBus = Callable[[App], Awaitable[EventBus]]
 
 BUSES = ["memory", "rabbitmq"]
+
+
+@pytest.fixture
+async def buses() -> AsyncIterator[list[RabbitMQBus]]:
+    """RabbitMQ buses a RabbitMQ-only test opens itself: closed afterwards, and the
+    topology of the first one's app deleted."""
+    require_service("rabbitmq")
+    made: list[RabbitMQBus] = []
+    yield made
+    for bus in made:
+        await bus.close(grace=1.0)
+    for bus in made[:1]:
+        await delete_topology(bus)
 
 
 @pytest.fixture(params=BUSES)

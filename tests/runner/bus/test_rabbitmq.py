@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed
-from conftest import AMQP_URL, require_service
+from conftest import AMQP_URL
 
 from motia.compiler.ir import App, Backoff
 from motia.errors import AdapterUnavailable
@@ -20,20 +19,8 @@ from motia.runner.bus.rabbitmq import RabbitMQBus
 from motia.runner.state.memory import MemoryStore
 
 from ._apps import Recorder, event, event_step, eventually, make_app
-from .conftest import delete_topology
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-async def buses() -> AsyncIterator[list[RabbitMQBus]]:
-    require_service("rabbitmq")
-    made: list[RabbitMQBus] = []
-    yield made
-    for bus in made:
-        await bus.close(grace=1.0)
-    for bus in made[:1]:
-        await delete_topology(bus)
 
 
 async def _open(buses: list[RabbitMQBus], app: App) -> RabbitMQBus:

@@ -47,7 +47,8 @@ def test_the_node_worker_uses_the_same_names_and_numbers() -> None:
     assert {n: CONSTANTS.get(n) for n in declared} == declared
     assert set(declared.values()) == {*MESSAGES, *p.OPS}
     assert {n: CONSTANTS[n] for n in numbers} == {n: int(v) for n, v in numbers.items()}
-    assert set(numbers) == {"EXIT_OK", "EXIT_LOAD_FAILED", "EXIT_PROTOCOL", "PROTOCOL_VERSION", "BATCH"}
+    assert set(numbers) == {"EXIT_OK", "EXIT_LOAD_FAILED", "EXIT_PROTOCOL", "PROTOCOL_VERSION", "BATCH",
+                            "MAX_EVENT_ID"}
     assert p.WORKER_FD_ENV in NODE and f"MAX_FRAME = {p.MAX_FRAME // 2**20} * 1024 * 1024" in NODE
 
 
