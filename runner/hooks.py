@@ -47,6 +47,9 @@ class Hooks:
 
     def after_dead_letter(self, letter: DeadLetter) -> None: ...
 
+    def after_delay_fired(self, event: Event, late: float) -> None:
+        """A delayed event (`ctx.emit({..., "delay"})`) was published, `late` s after due."""
+
     def after_worker_started(self, step: str, pid: int) -> None: ...
 
     def after_worker_exited(self, step: str, pid: int, reason: str) -> None: ...
@@ -102,6 +105,9 @@ class HookSet(Hooks):
 
     def after_defer(self, *a: Any) -> None:
         self._call("after_defer", *a)
+
+    def after_delay_fired(self, *a: Any) -> None:
+        self._call("after_delay_fired", *a)
 
     def after_worker_started(self, *a: Any) -> None:
         self._call("after_worker_started", *a)

@@ -31,6 +31,7 @@ from typing import Any
 
 from motia.compiler.ir import App, Step
 from motia.errors import MotiaError, ReplayRefused
+from motia.runner.bus.delayed import DelayedEvents, is_delayed
 from motia.runner.delivery.policy import DeliveryPolicy
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import DeadLetter, StateStore
@@ -57,6 +58,9 @@ class Event:
     first_failure: float | None = None
     source: str | None = None  # the emitting step, None for `motia emit`
     time: float = field(default_factory=time.time)
+    #: when a delayed emit (`"delay"`) is due, epoch seconds; None for one published at once.
+    #: Kept after it fired, so traces and handlers' logs can tell it was delayed.
+    delayed_until: float | None = None
     #: the TopicSchemas that already judged `data` in this process (ctx.emit, `motia emit`);
     #: delivery skips checking it again against the same ones. Never sent over a wire.
     validated_by: object = field(default=None, compare=False, repr=False)
@@ -71,6 +75,7 @@ class Event:
             "first_failure": self.first_failure,
             "source": self.source,
             "time": self.time,
+            "delayed_until": self.delayed_until,
         }
 
     @classmethod
@@ -94,6 +99,8 @@ class EventBus(ABC):
         self._consumers: dict[str, Consumer] = {}
         self._steps: dict[str, Step] = {s.name: s for s in app.steps}
         self.policy = DeliveryPolicy(store, self.hooks, self._send_to)
+        #: events published with a delay wait here until due (runner/bus/delayed.py)
+        self.delayed = DelayedEvents(store, self._publish, self.hooks)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -110,16 +117,31 @@ class EventBus(ABC):
         for name in self._consumers:
             step = self._steps[name]
             await self._consume(step, prefetch=step.workers * step.concurrency)
+        self.delayed.start()  # every replica fires due delayed events, whatever its role
 
     async def close(self, grace: float = 10.0) -> None:
+        await self.delayed.stop()
         await self._close(grace)
 
     # --- publishing ---------------------------------------------------------------------
 
     async def publish(self, events: Sequence[Event]) -> None:
-        if events:
-            await self._publish(list(events))
-            self.hooks.after_publish(list(events))
+        """Hand `events` to their subscribers; one with `delayed_until` still ahead is kept
+        in the schedule instead and published when due. Returns once all are safe."""
+        if not events:
+            return
+        events = list(events)
+        if any(e.delayed_until is not None for e in events):
+            now = time.time()
+            later = [e for e in events if is_delayed(e, now)]
+            if later:
+                await self.delayed.add(later)
+            at_once = [e for e in events if not is_delayed(e, now)]
+            if at_once:
+                await self._publish(at_once)
+        else:
+            await self._publish(events)
+        self.hooks.after_publish(events)
 
     async def replay(self, letter: DeadLetter) -> Event:
         """Send a dead letter back to its step as a fresh first attempt. A letter holding a

@@ -6,7 +6,8 @@ JSON *text*. A new backend is a short file; tests/runner/state/test_contract.py 
 same suite against every backend.
 
 Groups whose name starts with `__motia.` are reserved for the runtime (dead letters,
-cron leases, idempotency marks); users cannot read or write them through the public API.
+cron leases, idempotency marks, delayed events); users cannot read or write them through
+the public API.
 
 Leases carry an owner token: only the holder may renew or release one (compare-and-set,
 compare-and-delete), so a slow first holder whose lease ran out can never free or extend
@@ -36,6 +37,8 @@ DLQ_GROUP = "__motia.dlq"
 LEASE_GROUP = "__motia.lease"
 DONE_GROUP = "__motia.done"
 ANSWER_GROUP = "__motia.answers"
+#: delayed events until due (runner/bus/delayed.py): key `<due ms>.<event id>`, the event
+DELAYED_GROUP = "__motia.delayed"
 
 Number = int | float
 #: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
