@@ -286,7 +286,7 @@ class _AdminApi:
                                        delay=delay)
         except EventRejected as exc:
             return error_response(400, "ValidationError", str(exc), errors=exc.errors)
-        answer = {"event_id": event.event_id, "trace_id": event.trace_id}
+        answer: dict[str, Any] = {"event_id": event.event_id, "trace_id": event.trace_id}
         if event.delayed_until is not None:
             answer["delayed_until"] = event.delayed_until
         return _json(answer)

@@ -18,6 +18,11 @@ the state store. It returns normally in every case once the message may be
 acknowledged: the backend acks after it returns, and leaves the message unacked
 (redelivered by the broker) only if it raises, which happens when the retry or dead
 letter itself could not be recorded.
+
+`publish` keeps an event whose `delayed_until` is still ahead (`ctx.emit({..., "delay"})`)
+in the bus's `DelayedEvents` schedule, in the state store, instead of handing it to
+`_publish`; the schedule's loop, started with the bus on every replica, publishes it
+when due (delayed.py). Backends do nothing for it.
 """
 
 from __future__ import annotations
