@@ -12,16 +12,18 @@ keyed `<due, epoch ms, 15 digits>.<event id>`, so the group's key order is due o
 every store's paging (`_page`: an index seek on SQLite and PostgreSQL, a lex range on
 Redis) reads the earliest first. The value is the event as JSON (`Event.to_dict`).
 
-Firing: every replica runs the loop; there is no leader to fail over. It reads the
-earliest `BATCH` entries, fires those due, then sleeps until the next one is due (never
-more than `POLL`, so it sees entries other replicas added; a local `add` wakes it at
-once). To fire an entry it takes a short lease on it (renewed while held), checks the
-entry is still there (another replica may have fired it since the read), publishes the
-event to the bus (fan-out happens now, to the steps subscribed now), deletes the entry
-and frees the lease. A replica killed between its publish and the delete leaves the
-entry, which another replica fires again: a duplicate, never a loss (at-least-once, as
-everywhere). One killed between taking the lease and the publish leaves the event late
-by at most the lease's TTL (`CLAIM_TTL`). An event is never published before it is due.
+Firing: every replica runs the loop; there is no fixed leader to fail over. It reads
+the earliest `BATCH` entries; when none is due it sleeps until the first is (never more
+than `POLL`, so it sees entries other replicas added; a local `add` wakes it at once).
+When some are due it takes the schedule's lease (`LEASE`, `CLAIM_TTL` s, renewed while
+held; a replica that finds it held looks again in `HELD` s), reads the entries again
+under it, publishes the due ones to the bus `FIRE_AT_ONCE` at a time (fan-out happens
+now, to the steps subscribed now), deletes them, and frees the lease. One replica fires
+at a time, so no entry is published twice by two live replicas, and a batch costs one
+publish round and one delete round rather than a lease per event. A replica killed
+between a publish and the delete leaves those entries, which the next holder publishes
+again: duplicates, never a loss (at-least-once, as everywhere). One killed while it holds
+the lease delays what is due by at most `CLAIM_TTL`. Nothing is published before it is due.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ _log = logging.getLogger("motia.bus")
 POLL = 0.5
 #: entries read per pass; a pass that finds them all due reads again at once
 BATCH = 200
-#: events published at once by one replica
-FIRE_AT_ONCE = 32
-#: lease on an entry being fired (s), renewed every CLAIM_RENEW while the publish runs
+#: events published at once (then crossed off together)
+FIRE_AT_ONCE = 100
+#: the lease a replica holds while it fires (s), renewed every CLAIM_RENEW meanwhile
+LEASE = "delayed-events"
 CLAIM_TTL = 3.0
 CLAIM_RENEW = 1.0
+#: how soon a replica that found the lease held looks again (s)
+HELD = 0.05
 #: after a failed pass (the store or the broker is down), the next one in this many s
 RETRY = 1.0
 _DIGITS = 15
@@ -141,48 +146,46 @@ class DelayedEvents:
                 await self._sleep(self.clock.time() + wait)
 
     async def _pass(self) -> float:
-        """Fire what is due among the earliest entries; seconds until the next pass."""
+        """Fire what is due, holding the schedule's lease; seconds until the next pass."""
         rows = await self.store._page(DELAYED_GROUP, None, "", BATCH)
-        now = self.clock.time()
-        due = [(key, text) for key, text in rows if due_of(key) <= now]
-        if due:
-            gate = asyncio.Semaphore(FIRE_AT_ONCE)
+        if not rows or due_of(rows[0][0]) > self.clock.time():
+            return self._wait(rows)  # nothing due: no lease needed to know when to look
+        lease = await self._leases.acquire(LEASE)
+        if lease is None:
+            return HELD  # another replica is firing: look again soon
+        try:
+            while not lease.lost:
+                # read again under the lease: nothing read before it may be fired twice
+                rows = await self.store._page(DELAYED_GROUP, None, "", BATCH)
+                now = self.clock.time()
+                due = [(key, text) for key, text in rows if due_of(key) <= now]
+                for at in range(0, len(due), FIRE_AT_ONCE):
+                    if lease.lost:
+                        break
+                    await self._fire(due[at:at + FIRE_AT_ONCE])
+                if len(due) < BATCH:
+                    return self._wait(rows[len(due):])
+            return 0.0
+        finally:
+            await lease.release()
 
-            async def one(key: str, text: str) -> bool:
-                async with gate:
-                    return await self._fire(key, text)
-
-            fired = await asyncio.gather(*(one(k, t) for k, t in due), return_exceptions=True)
-            problems = [f for f in fired if isinstance(f, Exception)]
-            if problems:
-                raise problems[0]
-            if not all(fired):  # another replica is firing some of them: look again soon
-                return 0.05
-            if len(rows) == BATCH:
-                return 0.0
-        later = rows[len(due):]
+    def _wait(self, later: list[tuple[str, str]]) -> float:
+        """Seconds until the first of `later` (the earliest not yet due) is, at most POLL."""
         if not later:
             return POLL
         return min(max(due_of(later[0][0]) - self.clock.time(), 0.0), POLL)
 
-    async def _fire(self, key: str, text: str) -> bool:
-        """Publish one due entry unless another replica holds or fired it; True when it is
-        done (by us or by another), False while another replica holds it."""
+    async def _fire(self, due: list[tuple[str, str]]) -> None:
+        """Publish due entries, then cross them off. A crash between the two leaves them
+        to be published again (duplicates); a failed publish leaves them all."""
         from motia.runner.bus.base import Event
 
-        lease = await self._leases.acquire(f"delayed/{key}")
-        if lease is None:
-            return False
-        try:
-            if await self.store._get(DELAYED_GROUP, key) is None:
-                return True  # fired by another replica between our read and our lease
-            event = Event.from_dict(json.loads(text))
-            await self._publish([event])
-            await self.store._delete(DELAYED_GROUP, key)
-        finally:
-            await lease.release()
-        self.hooks.after_delay_fired(event, max(self.clock.time() - due_of(key), 0.0))
-        return True
+        events = [Event.from_dict(json.loads(text)) for _, text in due]
+        await self._publish(events)
+        await self.store._delete_many(DELAYED_GROUP, [key for key, _ in due])
+        now = self.clock.time()
+        for (key, _), event in zip(due, events, strict=True):
+            self.hooks.after_delay_fired(event, max(now - due_of(key), 0.0))
 
     async def _sleep(self, until: float) -> None:
         """Sleep until `until`, or until `add` schedules something due before it."""

@@ -16,6 +16,7 @@ the lease a second holder took meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import heapq
 import json
@@ -270,6 +271,12 @@ class StateStore(ABC):
         keys = heapq.nsmallest(count, (k for k in items if k.startswith(prefix)
                                        and (after is None or k > after)))
         return [(k, items[k]) for k in keys]
+
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        """Delete several keys of one group (the delayed events a batch published). This
+        default deletes them one by one, concurrently; SQL backends use one statement."""
+        if keys:
+            await asyncio.gather(*(self._delete(group, key) for key in keys))
 
     async def _take(self, group: str, key: str) -> str | None:
         """Delete and return a value in one step; backends shared across processes override
