@@ -52,10 +52,13 @@ POLL = 0.5
 BATCH = 200
 #: events published at once (then crossed off together)
 FIRE_AT_ONCE = 100
-#: the lease a replica holds while it fires (s), renewed every CLAIM_RENEW meanwhile
+#: the lease a replica holds while it fires, renewed every CLAIM_RENEW s meanwhile. Its
+#: TTL is how late a holder's death (kill -9) can make what is due then; a holder whose
+#: loop stalls longer than TTL - RENEW loses it, and the next holder may publish a batch
+#: a second time (duplicates, never a loss)
 LEASE = "delayed-events"
-CLAIM_TTL = 3.0
-CLAIM_RENEW = 1.0
+CLAIM_TTL = 1.0
+CLAIM_RENEW = 0.25
 #: how soon a replica that found the lease held looks again (s)
 HELD = 0.05
 #: after a failed pass (the store or the broker is down), the next one in this many s
@@ -120,12 +123,19 @@ class DelayedEvents:
                 self._run(), name="motia-delayed-events")
 
     async def stop(self) -> None:
-        """Stop firing (what is due later stays in the store for the next start)."""
+        """Stop firing (what is due later stays in the store for the next start; with the
+        in-memory store it is lost, which is said once, with the fix)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self._leases.close()
+        if task is not None and self.store.kind == "memory":
+            waiting = await self.pending()
+            if waiting:
+                _log.warning("%d delayed event(s) not yet due are lost: the in-memory state "
+                             "store keeps them only while the process runs; use --state "
+                             "sqlite (the default), redis or postgres to keep them", waiting)
 
     async def _run(self) -> None:
         assert self._wake is not None

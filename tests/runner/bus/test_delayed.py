@@ -176,3 +176,37 @@ async def test_every_bus_delivers_a_delayed_event_when_due(make_bus: MakeBus) ->
     assert second.data == {"n": 2} and second.delayed_until == pytest.approx(due)
     assert second.event_id == later.event_id
     assert await bus.delayed.pending() == 0
+
+
+async def test_a_dead_holder_of_the_lease_delays_what_is_due_by_at_most_its_ttl() -> None:
+    # Given a replica that died holding the schedule's lease (kill -9: never released)
+    store, published = MemoryStore("t"), []
+    assert await store.acquire_lease(delayed.LEASE, delayed.CLAIM_TTL, "dead-replica")
+    taken = time.time()
+
+    async def publish(events: list[Event]) -> None:
+        published.extend(time.time() for _ in events)
+
+    # When another replica's schedule has an event due now
+    schedule = DelayedEvents(store, publish, Hooks())
+    await schedule.add([dataclasses.replace(event(), delayed_until=time.time() + 0.01)])
+    schedule.start()
+    try:
+        await _until(lambda: bool(published), 5.0)
+    finally:
+        await schedule.stop()
+    # Then it goes out once the dead holder's lease ran out, not before, and soon after
+    assert taken + delayed.CLAIM_TTL <= published[0] < taken + delayed.CLAIM_TTL + 0.5
+
+
+async def test_stopping_with_the_memory_store_says_what_is_lost(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    schedule = DelayedEvents(MemoryStore("t"), lambda events: asyncio.sleep(0), Hooks())
+    schedule.start()
+    await schedule.add([dataclasses.replace(event(), delayed_until=time.time() + 60)])
+    await schedule.stop()
+    assert [r.getMessage() for r in caplog.records if r.name == "motia.bus"] == [
+        "1 delayed event(s) not yet due are lost: the in-memory state store keeps them only "
+        "while the process runs; use --state sqlite (the default), redis or postgres to "
+        "keep them"]
