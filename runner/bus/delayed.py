@@ -57,8 +57,8 @@ FIRE_AT_ONCE = 100
 #: loop stalls longer than TTL - RENEW loses it, and the next holder may publish a batch
 #: a second time (duplicates, never a loss)
 LEASE = "delayed-events"
-CLAIM_TTL = 1.0
-CLAIM_RENEW = 0.25
+CLAIM_TTL = 0.6
+CLAIM_RENEW = 0.15
 #: how soon a replica that found the lease held looks again (s)
 HELD = 0.05
 #: after a failed pass (the store or the broker is down), the next one in this many s
