@@ -5,7 +5,8 @@ delays; the receiving handler records when each arrived. Meanwhile every replica
 restarted in turn (SIGKILL or SIGTERM, then started again), so the schedule is fired by
 replicas that did not schedule it, and some of it by replicas that did not exist when it
 was scheduled. Each event must arrive within 1 s of its due time, never before it, and
-none may be lost; duplicates (at-least-once) are counted and printed.
+none may be lost; duplicates (at-least-once) are counted and printed. A second test kills
+all three at once: what came due while none ran arrives as soon as one is back.
 """
 
 from __future__ import annotations
