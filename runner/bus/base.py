@@ -136,17 +136,22 @@ class EventBus(ABC):
         if not events:
             return
         events = list(events)
-        if any(e.delayed_until is not None for e in events):
-            now = time.time()
-            later = [e for e in events if is_delayed(e, now)]
-            if later:
-                await self.delayed.add(later)
-            at_once = [e for e in events if not is_delayed(e, now)]
-            if at_once:
-                await self._publish(at_once)
+        for event in events:  # a loop, not any(): this is on every publish's path
+            if event.delayed_until is not None:
+                await self._publish_some_later(events)
+                break
         else:
             await self._publish(events)
         self.hooks.after_publish(events)
+
+    async def _publish_some_later(self, events: list[Event]) -> None:
+        now = time.time()
+        later = [e for e in events if is_delayed(e, now)]
+        if later:
+            await self.delayed.add(later)
+        at_once = [e for e in events if not is_delayed(e, now)]
+        if at_once:
+            await self._publish(at_once)
 
     async def replay(self, letter: DeadLetter) -> Event:
         """Send a dead letter back to its step as a fresh first attempt. A letter holding a
