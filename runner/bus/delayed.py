@@ -18,7 +18,8 @@ than `POLL`, so it sees entries other replicas added; a local `add` wakes it at 
 When some are due it takes the schedule's lease (`LEASE`, `CLAIM_TTL` s, renewed while
 held; a replica that finds it held looks again in `HELD` s), reads the entries again
 under it, publishes the due ones to the bus `FIRE_AT_ONCE` at a time (fan-out happens
-now, to the steps subscribed now), deletes them, and frees the lease. One replica fires
+now, to the steps subscribed now), deletes them, and frees the lease (unless more is due
+within `LINGER` s: then it waits for that, lease held). One replica fires
 at a time, so no entry is published twice by two live replicas, and a batch costs one
 publish round and one delete round rather than a lease per event. A replica killed
 between a publish and the delete leaves those entries, which the next holder publishes
@@ -61,6 +62,8 @@ CLAIM_TTL = 0.6
 CLAIM_RENEW = 0.15
 #: how soon a replica that found the lease held looks again (s)
 HELD = 0.05
+#: a holder that finds the next event due within this many seconds waits for it, lease held
+LINGER = 0.1
 #: after a failed pass (the store or the broker is down), the next one in this many s
 RETRY = 1.0
 _DIGITS = 15
@@ -174,7 +177,12 @@ class DelayedEvents:
                         break
                     await self._fire(due[at:at + FIRE_AT_ONCE])
                 if len(due) < BATCH:
-                    return self._wait(rows[len(due):])
+                    wait = self._wait(rows[len(due):])
+                    if wait > LINGER:
+                        return wait
+                    # more is due in a moment: keep the lease rather than give it up and
+                    # take it again (two store round trips per pass under a steady stream)
+                    await self.clock.sleep_until(self.clock.time() + wait)
             return 0.0
         finally:
             await lease.release()
