@@ -124,7 +124,12 @@ async def main() -> None:
     rows = []
     for events, state in BACKENDS:
         for load in ("burst", "steady"):
-            published, late = await _run(events, state, load)
+            try:
+                published, late = await asyncio.wait_for(_run(events, state, load), 180.0)
+            except TimeoutError:
+                for task in asyncio.all_tasks():  # what hangs, to fix it
+                    task.print_stack(limit=6)
+                raise
             p50, p99 = statistics.median(late), late[int(len(late) * 0.99) - 1]
             pub50, pub99 = statistics.median(published), published[int(len(published) * .99) - 1]
             spread = "all due at once" if load == "burst" else f"{EVENTS / 10:,.0f}/s for 10 s"

@@ -36,7 +36,7 @@ from typing import Any
 
 from motia.compiler.ir import App, Step
 from motia.errors import MotiaError, ReplayRefused
-from motia.runner.bus.delayed import DelayedEvents, is_delayed
+from motia.runner.bus.delayed import STOP_GRACE, DelayedEvents, is_delayed
 from motia.runner.delivery.policy import DeliveryPolicy
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import DeadLetter, StateStore
@@ -125,7 +125,7 @@ class EventBus(ABC):
         self.delayed.start()  # every replica fires due delayed events, whatever its role
 
     async def close(self, grace: float = 10.0) -> None:
-        await self.delayed.stop()
+        await self.delayed.stop(min(grace, STOP_GRACE))
         await self._close(grace)
 
     # --- publishing ---------------------------------------------------------------------

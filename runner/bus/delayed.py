@@ -66,6 +66,8 @@ HELD = 0.05
 LINGER = 0.1
 #: after a failed pass (the store or the broker is down), the next one in this many s
 RETRY = 1.0
+#: how long `stop` lets the batch being published finish before cancelling it (s)
+STOP_GRACE = 5.0
 _DIGITS = 15
 
 
@@ -102,6 +104,7 @@ class DelayedEvents:
         self._wake: asyncio.Event | None = None
         self._sleeping_until = math.inf
         self._failing = False
+        self._stopping = False
 
     async def add(self, events: Sequence[Event]) -> None:
         """Keep `events` (each with `delayed_until`) in the store; returns once they are
@@ -114,23 +117,31 @@ class DelayedEvents:
             self._wake.set()
 
     async def pending(self) -> int:
-        """How many delayed events wait now (all replicas), for the Workbench and tests."""
+        """How many delayed events wait now (all replicas): tests, the shutdown warning."""
         return len(await self.store._items(DELAYED_GROUP))
 
     # --- the loop -------------------------------------------------------------------------
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="motia-delayed-events")
 
-    async def stop(self) -> None:
-        """Stop firing (what is due later stays in the store for the next start; with the
-        in-memory store it is lost, which is said once, with the fix)."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop firing once the batch being published is crossed off (within `grace` s, so
+        a clean shutdown makes no duplicates); what is due later stays in the store for the
+        next start. With the in-memory store it is lost, which is said once, with the fix."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except TimeoutError:
+                task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await self._leases.close()
         if task is not None and self.store.kind == "memory":
@@ -142,7 +153,7 @@ class DelayedEvents:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             self._wake.clear()  # an add from here on wakes the sleep after this pass
             try:
                 wait = await self._pass()
@@ -155,7 +166,7 @@ class DelayedEvents:
                                  "retrying every %g s", type(exc).__name__, exc, RETRY)
                 self._failing = True
                 wait = RETRY
-            if wait > 0:
+            if wait > 0 and not self._stopping:
                 await self._sleep(self.clock.time() + wait)
 
     async def _pass(self) -> float:
@@ -167,13 +178,13 @@ class DelayedEvents:
         if lease is None:
             return HELD  # another replica is firing: look again soon
         try:
-            while not lease.lost:
+            while not lease.lost and not self._stopping:
                 # read again under the lease: nothing read before it may be fired twice
                 rows = await self.store._page(DELAYED_GROUP, None, "", BATCH)
                 now = self.clock.time()
                 due = [(key, text) for key, text in rows if due_of(key) <= now]
                 for at in range(0, len(due), FIRE_AT_ONCE):
-                    if lease.lost:
+                    if lease.lost or self._stopping:
                         break
                     await self._fire(due[at:at + FIRE_AT_ONCE])
                 if len(due) < BATCH:
