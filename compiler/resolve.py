@@ -36,6 +36,7 @@ from motia.compiler.ir import (
     Stream,
     Topic,
 )
+from motia.compiler.flowcontrol import resolve_flow_control
 from motia.compiler.loader import JSONPath
 from motia.compiler.units import format_duration, parse_duration, parse_size
 from motia.errors import CompileError
@@ -140,6 +141,8 @@ class _Resolver:
             concurrency=execution.concurrency,
             memory=execution.memory,
             idempotency=self._idempotency(kind, raw, path),
+            flow_control=resolve_flow_control(raw.get("flow"), path, self.problems.error)
+            if kind == "event" else None,
         )
         if kind == "api":
             return self._api(step, raw, path)
