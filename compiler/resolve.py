@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar, cast, get_args
 
 from motia.compiler._problems import Problems
 from motia.compiler._refs import SchemaResolver
+from motia.compiler.flowcontrol import resolve_flow_control
 from motia.compiler.ir import (
     API_DEFAULT_KEY,
     DONE_TTL,
@@ -36,7 +37,6 @@ from motia.compiler.ir import (
     Stream,
     Topic,
 )
-from motia.compiler.flowcontrol import resolve_flow_control
 from motia.compiler.loader import JSONPath
 from motia.compiler.units import format_duration, parse_duration, parse_size
 from motia.errors import CompileError
