@@ -230,17 +230,14 @@ class StateStore(ABC):
         return await self._count_expiring(FLOW_GROUP, name, _ttl(ttl))
 
     async def flow_get(self, name: str) -> Any:
-        """The value flow control keeps under `name` (order's next sequence number, a
-        debounce's latest event), or None."""
+        """The value flow control keeps under `name` (order's next number per key, the
+        latest number of a sequence), or None."""
         raw = await self._get(FLOW_GROUP, name)
         return None if raw is None else json.loads(raw)
 
     async def flow_set(self, name: str, value: Any) -> None:
+        """Keep `value` under `name` (the caller holds the key's lock)."""
         await self._set(FLOW_GROUP, name, _encode(value))
-
-    async def flow_delete_if(self, name: str, value: Any) -> bool:
-        """Delete `name` only while it still holds exactly `value` (compare-and-delete)."""
-        return await self._delete_if(FLOW_GROUP, name, _encode(value))
 
     async def flow_sequence(self, name: str) -> int:
         """The next number (1, 2, ...) of the sequence `name`, atomically across replicas."""
