@@ -88,3 +88,25 @@ def test_a_bad_rule_is_reported_where_it_is_written(
     assert errors_of() == [error]
     if hint:
         assert hints_of() == [hint]
+
+
+def test_the_compile_summary_and_the_html_export_name_the_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from motia._summary import print_summary
+    from motia.compiler.html import render_html
+
+    monkeypatch.chdir(tmp_path)
+    write_project(tmp_path, _with("    flow: {concurrency: {limit: 2, key: id}, "
+                                  "rate: {limit: 10, per: 1s}}\n"))
+    compiled = compile_project("motia.yaml")
+    out, err = io.StringIO(), io.StringIO()
+    print_summary(compiled, [], out, err)
+    assert ("FLOW CONTROL  RULES\n"
+            "ship          at most 2 running at once per id; at most 10 starts per 1s\n"
+            ) in out.getvalue()
+    page = render_html(compiled.app)
+    assert '<span class="muted">flow: at most 2 running at once per id</span>' in page
+    assert '<span class="muted">flow: at most 10 starts per 1s</span>' in page
