@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from motia.compiler.flowcontrol import describe
 from motia.compiler._templates import render
+from motia.compiler.flowcontrol import describe
 from motia.compiler.ir import App, JSONSchema, Step
 from motia.compiler.layout import CHAR_W, NO_FLOW, PAD_X, layout
 from motia.compiler.schema_fields import schema_fields

@@ -10,7 +10,6 @@ Handlers append their runs to a file the test reads (one line per finished run).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
