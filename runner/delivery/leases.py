@@ -43,6 +43,8 @@ class Lease:
         """Stop renewing and free the lease now (only if still ours). Never raises: a
         lease that cannot be freed (store down) runs out by itself within its TTL."""
         self._keeper._held.pop(self.name, None)
+        if self._keeper.closed:  # shutting down: the store may be closed already
+            return
         try:
             await self._keeper.store.release_lease(self.name, self.owner)
         except Exception as exc:  # noqa: BLE001 -- it expires on its own
@@ -65,6 +67,8 @@ class LeaseKeeper:
         self._held: dict[str, Lease] = {}
         self._task: asyncio.Task[None] | None = None
         self._failing = False  # renewals fail (the store is down): said once, not per lease
+        #: set by close(): what is still held runs out by itself
+        self.closed = False
 
     async def acquire(self, name: str) -> Lease | None:
         """The lease `name` under a new owner token, or None while someone else holds it."""
@@ -83,6 +87,7 @@ class LeaseKeeper:
 
     async def close(self) -> None:
         """Stop renewing (at shutdown: what is still held runs out within its TTL)."""
+        self.closed = True
         self._held.clear()
         task, self._task = self._task, None
         if task is not None:

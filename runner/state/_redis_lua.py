@@ -188,13 +188,13 @@ return 1
 """
 )
 
-# An expiring counter: ARGV[3] its TTL in ms. A missing (or expired) counter starts at 1
-# with that TTL; a live one counts up and keeps its expiry. Returns the count.
+# An expiring counter: ARGV[3] its TTL in ms, ARGV[4] the increment. A missing (or
+# expired) counter starts from 0 with that TTL; a live one keeps its expiry. Returns the count.
 COUNT_EXPIRING = (
     _NOW
     + """
-local count = redis.call('INCR', KEYS[2])
-if count == 1 then
+local count = redis.call('INCRBY', KEYS[2], ARGV[4])
+if count == tonumber(ARGV[4]) then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('SADD', KEYS[4], ARGV[2])

@@ -223,11 +223,13 @@ class StateStore(ABC):
 
     # --- flow control -------------------------------------------------------------------
 
-    async def count_in_window(self, name: str, ttl: float) -> int:
-        """Add one to the counter `name` and return it; a counter that does not exist (or
-        ran out) starts at 1 and lives `ttl` seconds from then, so each window of a rate
-        limit is one counter that cleans itself up."""
-        return await self._count_expiring(FLOW_GROUP, name, _ttl(ttl))
+    async def count_in_window(self, name: str, ttl: float, by: int = 1) -> int:
+        """Add `by` (at least 1) to the counter `name` and return it; a counter that does
+        not exist (or ran out) starts from 0 and lives `ttl` seconds from then, so each
+        window of a rate limit is one counter that cleans itself up."""
+        if isinstance(by, bool) or not isinstance(by, int) or by < 1:
+            raise StateError(f"count by {by!r}: expected a whole number of at least 1")
+        return await self._count_expiring(FLOW_GROUP, name, _ttl(ttl), by)
 
     async def flow_get(self, name: str) -> Any:
         """The value flow control keeps under `name` (order's next number per key, the
@@ -304,9 +306,9 @@ class StateStore(ABC):
         """Set only if absent or expired; True when this call set it. Expiry after `ttl` s."""
 
     @abstractmethod
-    async def _count_expiring(self, group: str, key: str, ttl: float) -> int:
-        """Add 1 to an integer entry; a missing or expired one becomes 1 expiring `ttl` s
-        from now (a live one keeps its expiry). The new count."""
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        """Add `by` to an integer entry; a missing or expired one becomes `by`, expiring
+        `ttl` s from now (a live one keeps its expiry). The new count."""
 
     # Owner-checked primitives of leases: atomic compare-then-act on one live entry.
 

@@ -83,12 +83,12 @@ class MemoryStore(StateStore):
             self._expiry[(group, key)] = time.monotonic() + ttl
         return True
 
-    async def _count_expiring(self, group: str, key: str, ttl: float) -> int:
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
         raw = await self._get(group, key)
         if raw is None:
-            await self._add_if_absent(group, key, "1", ttl)
-            return 1
-        count = int(json.loads(raw)) + 1
+            await self._add_if_absent(group, key, str(by), ttl)
+            return by
+        count = int(json.loads(raw)) + by
         self._groups_data[group][key] = str(count)  # not _set: the expiry stays
         return count
 

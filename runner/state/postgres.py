@@ -72,9 +72,9 @@ _ADD_IF_ABSENT = (
 )
 # A live counter counts up and keeps its expiry; a missing or expired one starts at 1.
 _COUNT = (
-    _UPSERT.replace("$4, {expires}", "'1', now() + make_interval(secs => $4::float8)")
-    + """SET value = CASE WHEN s.expires_at <= now() THEN '1'
-        ELSE (s.value::bigint + 1)::text END,
+    _UPSERT.format(expires="now() + make_interval(secs => $5::float8)")
+    + """SET value = CASE WHEN s.expires_at <= now() THEN EXCLUDED.value
+        ELSE (s.value::bigint + EXCLUDED.value::bigint)::text END,
     expires_at = CASE WHEN s.expires_at <= now() THEN EXCLUDED.expires_at
         ELSE s.expires_at END
     RETURNING value"""
@@ -269,8 +269,8 @@ class PostgresStore(StateStore):
         )
         return bool(added)
 
-    async def _count_expiring(self, group: str, key: str, ttl: float) -> int:
-        text = await self._query("fetchval", _COUNT, self.namespace, group, key, ttl)
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        text = await self._query("fetchval", _COUNT, self.namespace, group, key, str(by), ttl)
         return int(text)
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:

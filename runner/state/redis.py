@@ -222,10 +222,10 @@ class RedisStore(StateStore):
         added = await self._run("ADD_IF_ABSENT", self._key_args(group, key), [key, group, value, ttl_ms])
         return bool(added)
 
-    async def _count_expiring(self, group: str, key: str, ttl: float) -> int:
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
         ttl_ms = str(max(1, math.ceil(ttl * 1000)))
         return int(await self._run("COUNT_EXPIRING", self._key_args(group, key),
-                                   [key, group, ttl_ms]))
+                                   [key, group, ttl_ms, str(by)]))
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         return bool(await self._run("DELETE_IF", self._key_args(group, key), [key, group, value]))

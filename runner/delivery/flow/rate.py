@@ -5,11 +5,16 @@ expiring counter in the shared store (`StateStore.count_in_window`): a delivery 
 itself in the current window and runs when its count is within the limit; otherwise it
 is deferred to the start of the next window (in rungs, see _wait.py) and counts again
 there. Every replica counts in the same counter, so the limit holds across replicas (up
-to the replicas' clock skew at a window's edge). Nothing starts in the last GUARD of a
-window (a tenth of it, at most 0.25 s): a delivery admitted there would reach its handler
-in the next window, on top of that window's own `limit`. Every attempt counts, retries too; a
+to the replicas' clock skew at a window's edge). A delivery in the last GUARD of a window
+(a tenth of it, at most 0.25 s) counts in that window and in the next one, and runs only
+when both have room: its handler may well start in the next window. Every attempt counts, retries too; a
 start is counted only once the delivery holds its concurrency slot, so a rate is not
 used up by events that then wait for a slot.
+
+A replica takes starts from a window's counter in batches of `limit // BATCH_SHARE` (at
+least 1) and hands them out itself, so a high limit costs one store round trip per batch,
+not per event; the limit still holds (the counter counts every start handed out), and a
+batch a replica does not use up by the window's end is at most 1% of the limit unused.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from motia.runner.delivery.base import Defer, Delivery, Next
 from motia.runner.delivery.flow import _wait
 from motia.runner.state.base import StateStore
 
-#: the end of each window where nothing is admitted: a fraction of it, and at most GUARD_MAX s
+#: the end of each window where a start counts in the next window too: a fraction of the
+#: window, and at most GUARD_MAX s
 GUARD = 0.1
 GUARD_MAX = 0.25
+#: a replica takes a window's starts in batches of limit // BATCH_SHARE
+BATCH_SHARE = 100
 #: a window's counter outlives the window by this much (seconds), then it is gone
 COUNTER_SLACK = 5.0
 
@@ -43,17 +51,50 @@ class Rate:
         self.clock = clock
         self.read = _wait.reader(rule.key)
         self.guard = min(rule.per * GUARD, GUARD_MAX)
+        self.batch = max(1, rule.limit // BATCH_SHARE)
+        #: (key, window) -> starts this replica took from the window's counter, not used yet
+        self._taken: dict[tuple[str, int], int] = {}
+        self._window = -1
 
     async def __call__(self, delivery: Delivery, call_next: Next) -> None:
         key = _wait.key_of(self.read, delivery)
         now = self.clock()
         window = math.floor(now / self.per)
         left = (window + 1) * self.per - now  # until the next window starts
-        if left > self.guard:
+        if left <= self.guard:
+            await self._count_both(key, window, left)
+        elif not self._take_local(key, window):
+            await self._take_batch(key, window, left)
+        await call_next(delivery)
+
+    def _take_local(self, key: str, window: int) -> bool:
+        """One start of this replica's batch for `window`, if any is left."""
+        if window != self._window:  # a new window: last window's leftovers are void
+            self._taken.clear()
+            self._window = window
+        left = self._taken.get((key, window), 0)
+        if left <= 0:
+            return False
+        self._taken[(key, window)] = left - 1
+        return True
+
+    async def _take_batch(self, key: str, window: int, left: float) -> None:
+        count = await self.store.count_in_window(
+            _wait.name(self.step, "rate", key, window), self.per + COUNTER_SLACK, self.batch)
+        granted = min(self.batch, self.limit - (count - self.batch))
+        if granted <= 0:
+            raise self._wait(key, left)
+        if window == self._window:
+            self._taken[(key, window)] = self._taken.get((key, window), 0) + granted - 1
+
+    async def _count_both(self, key: str, window: int, left: float) -> None:
+        """At a window's end: count in it and in the next one, one start each."""
+        for counted, wait in ((window, left), (window + 1, left + self.per)):
             count = await self.store.count_in_window(
-                _wait.name(self.step, "rate", key, window), self.per + COUNTER_SLACK)
-            if count <= self.limit:
-                await call_next(delivery)
-                return
-        raise Defer(_wait.rung(left), f"flow.rate: {self.limit} starts of key {key!r} in "
-                    "this window")
+                _wait.name(self.step, "rate", key, counted), self.per + left + COUNTER_SLACK)
+            if count > self.limit:
+                raise self._wait(key, wait)
+
+    def _wait(self, key: str, seconds: float) -> Defer:
+        return Defer(_wait.rung(seconds), f"flow.rate: {self.limit} starts of key {key!r} in "
+                     "this window")

@@ -25,6 +25,9 @@ async def test_a_window_counter_counts_up_then_starts_again_after_its_ttl(
 async def test_concurrent_counts_are_each_counted_once(store: StateStore) -> None:
     counts = await asyncio.gather(*(store.count_in_window("rate:w2", 5) for _ in range(20)))
     assert sorted(counts) == list(range(1, 21))
+    # And a count by more takes that many at once
+    assert await store.count_in_window("rate:w2", 5, by=30) == 50
+    assert await store.count_in_window("rate:w3", 5, by=7) == 7
 
 
 async def test_sequences_and_kept_values(store: StateStore) -> None:
