@@ -1,6 +1,6 @@
 """Flow control's cost and accuracy on RabbitMQ + Redis, one command, one run.
 
-    .venv/bin/python bench/flow.py     # BENCH_EVENTS=3000 per round, BENCH_ROUNDS=3
+    .venv/bin/python bench/flow.py     # BENCH_EVENTS=3000 per round, BENCH_ROUNDS=5
 
 Throughput: one event step (a trivial Python handler in its worker) with and without
 `flow: {concurrency: {limit: 1000, key: key}, rate: {limit: 100000, per: 1s, key: key}}`
@@ -43,7 +43,7 @@ from motia.runner.hooks import Hooks  # noqa: E402
 AMQP_URL = os.environ.get("MOTIA_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("MOTIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 EVENTS = int(os.environ.get("BENCH_EVENTS", "3000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 KEYS = 50
 RATE, WINDOWS, BACKLOG = 20, 30, 700
 NON_BINDING = FlowControl(concurrency=Concurrency(1000, "key"), rate=Rate(100_000, 1.0, "key"))

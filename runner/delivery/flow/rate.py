@@ -61,39 +61,33 @@ class Rate:
         now = self.clock()
         window = math.floor(now / self.per)
         left = (window + 1) * self.per - now  # until the next window starts
-        if left <= self.guard:
-            await self._count_both(key, window, left)
-        elif not self._take_local(key, window):
-            await self._take_batch(key, window, left)
+        if window > self._window:  # a new window: the older windows' leftovers are void
+            self._taken = {k: n for k, n in self._taken.items() if k[1] >= window}
+            self._window = window
+        windows = ((window, left), (window + 1, left + self.per)) if left <= self.guard \
+            else ((window, left),)
+        for counted, wait in windows:
+            if not self._take_local(key, counted):
+                await self._take_batch(key, counted, wait)
         await call_next(delivery)
 
     def _take_local(self, key: str, window: int) -> bool:
         """One start of this replica's batch for `window`, if any is left."""
-        if window != self._window:  # a new window: last window's leftovers are void
-            self._taken.clear()
-            self._window = window
         left = self._taken.get((key, window), 0)
         if left <= 0:
             return False
         self._taken[(key, window)] = left - 1
         return True
 
-    async def _take_batch(self, key: str, window: int, left: float) -> None:
+    async def _take_batch(self, key: str, window: int, wait: float) -> None:
+        """Take a batch of `window`'s starts from its counter, one for this delivery; wait
+        `wait` seconds (until the window after it) when none is left."""
         count = await self.store.count_in_window(
-            _wait.name(self.step, "rate", key, window), self.per + COUNTER_SLACK, self.batch)
+            _wait.name(self.step, "rate", key, window), wait + COUNTER_SLACK, self.batch)
         granted = min(self.batch, self.limit - (count - self.batch))
         if granted <= 0:
-            raise self._wait(key, left)
-        if window == self._window:
-            self._taken[(key, window)] = self._taken.get((key, window), 0) + granted - 1
-
-    async def _count_both(self, key: str, window: int, left: float) -> None:
-        """At a window's end: count in it and in the next one, one start each."""
-        for counted, wait in ((window, left), (window + 1, left + self.per)):
-            count = await self.store.count_in_window(
-                _wait.name(self.step, "rate", key, counted), self.per + left + COUNTER_SLACK)
-            if count > self.limit:
-                raise self._wait(key, wait)
+            raise self._wait(key, wait)
+        self._taken[(key, window)] = self._taken.get((key, window), 0) + granted - 1
 
     def _wait(self, key: str, seconds: float) -> Defer:
         return Defer(_wait.rung(seconds), f"flow.rate: {self.limit} starts of key {key!r} in "
