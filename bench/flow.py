@@ -106,10 +106,10 @@ async def throughput(runtime: Runtime, starts: Starts) -> tuple[float, float]:
 
 async def cleanup(runtime: Runtime) -> None:
     import aio_pika
+    import redis.asyncio as aioredis
 
     from motia.runner.bus.rabbitmq import RabbitMQBus
     from motia.runner.state.memory import MemoryStore
-    import redis.asyncio as aioredis
 
     app = runtime.app
     await runtime.stop(1.0)
