@@ -189,19 +189,34 @@ def compile_or_wait(source: Path, compile: Compile, out: IO[str], *,
 
     root = source.parent
     while True:
+        # motia.yaml as compiled: an edit made before the watcher below is up is seen by
+        # comparing it on the watcher's first timeout
+        failed = _contents([source])
         try:
             return compile(source)
         except ProjectInvalid as exc:
             out.write(f"{source.name} has errors; waiting for a fix (Ctrl+C to stop)\n"
                       f"{_errors(exc)}\n")
             out.flush()
-        for _ in watch(root, watch_filter=lambda _c, p: watched(root, Path(p)),
-                       stop_event=stop, debounce=debounce_ms, step=50, recursive=True):
-            break
+        for changes in watch(root, watch_filter=lambda _c, p: watched(root, Path(p)),
+                             stop_event=stop, debounce=debounce_ms, step=50, recursive=True,
+                             rust_timeout=500, yield_on_timeout=True):
+            if changes or _contents([source]) != failed:
+                break
         else:
             return None
         out.write(f"{source.name}: a file changed; compiling again\n")
         out.flush()
+
+
+def _contents(files: Iterable[Path]) -> dict[Path, bytes | None]:
+    found: dict[Path, bytes | None] = {}
+    for path in files:
+        try:
+            found[path] = path.read_bytes()
+        except OSError:
+            found[path] = None
+    return found
 
 
 def _errors(exc: ProjectInvalid) -> str:
