@@ -93,6 +93,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.chdir(cwd)
     tests = root / "hello" / "tests"
     (tests / "test_docstring.py").write_text(docstring_example())
+    (tests / "test_docs_examples.py").write_text(docs_examples())
     (tests / "test_async.py").write_text(ASYNC_TESTS)
     (tests / "options").mkdir()
     (tests / "options" / "conftest.py").write_text(CONFTEST)
@@ -109,6 +110,20 @@ def docstring_example() -> str:
     found = re.search(r"project's test:\n\n((?:    .*\n|\n)+)", doc)
     assert found, "the docstring lost its example"
     return textwrap.dedent(found.group(1)).strip() + "\n"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
+_SNIPPET = ("res = ", "result = ", "motia_app.", "greeting = ")
+
+
+def docs_examples() -> str:
+    """docs/testing.md's examples of the members (the python blocks that use `motia_app`
+    on the init project), in order, as one test."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text("utf-8"), re.S)
+    body = [b for b in blocks if b.startswith(_SNIPPET)]
+    assert len(body) >= 5, "docs/testing.md lost its member examples"
+    return ("from motia.testing import Emitted\n\n\ndef test_the_docs_examples(motia_app):\n"
+            + textwrap.indent("\n".join(body), "    "))
 
 
 def pytest_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -134,8 +149,9 @@ def test_the_init_project_passes_under_plain_pytest_from_any_folder(
         project: Path, node: str) -> None:
     # plain pytest: no pytest-asyncio at all; run from the folder above the project
     result = pytest_in(project, "-p", "no:asyncio", "-q", "hello/tests/test_greetings.py",
-                       "hello/tests/test_docstring.py", "hello/tests/options")
-    assert re.match(r"8 passed in [\d.]+s", summary(result)), result.stdout + result.stderr
+                       "hello/tests/test_docstring.py", "hello/tests/test_docs_examples.py",
+                       "hello/tests/options")
+    assert re.match(r"9 passed in [\d.]+s", summary(result)), result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("mode", ["strict", "auto"])
@@ -143,7 +159,7 @@ def test_the_init_project_passes_under_pytest_asyncio(project: Path, node: str,
                                                      mode: str) -> None:
     result = pytest_in(project / "hello", "-q", "-o", f"asyncio_mode={mode}",
                        "-o", "asyncio_default_fixture_loop_scope=function")
-    assert re.match(r"10 passed in [\d.]+s", summary(result)), result.stdout + result.stderr
+    assert re.match(r"11 passed in [\d.]+s", summary(result)), result.stdout + result.stderr
 
 
 def test_a_wrong_option_fails_the_test_with_the_valid_ones(project: Path) -> None:
