@@ -62,7 +62,6 @@ async def dev(tmp_path: Path, node: str) -> AsyncIterator[tuple[TestApp, Path]]:
         assert app.runtime is not None
         stop = asyncio.Event()
         watcher = asyncio.create_task(DevReloader(app.runtime, source, debounce_ms=50).watch(stop))
-        await asyncio.sleep(0.3)  # let the watcher register before the first edit
         try:
             assert await greeting(app, "/hello") == "hello"  # both workers are up
             assert await greeting(app, "/hello-js") == "hello"
