@@ -9,16 +9,17 @@ also works from inside an `async def` test (each call blocks only until the app 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from motia._testing_options import caller_folder, check_options
 from motia.compiler.ir import App
 from motia.runner.logs import LogRecord
-from motia.runner.state.base import DeadLetter
+from motia.runner.state.base import DeadLetter, StateStore
 from motia.runner.tracing import TraceStore
 
 if TYPE_CHECKING:
@@ -29,27 +30,48 @@ START_TIMEOUT = 120.0  # compiling, binding, the first workers on a loaded CI bo
 
 
 class SyncState:
-    """The app's state store with blocking methods: `app.state.get("group", "key")`."""
+    """The app's state store with blocking methods: `app.state.get("group", "key")`.
+
+    The same members as `ctx.state` (docs/state.md); each waits for the store's answer.
+    """
 
     def __init__(self, harness: SyncTestApp) -> None:
         self._harness = harness
 
-    def __getattr__(self, name: str) -> Any:
-        store = self._harness._running().state
-        member = getattr(store, name)
-        if not callable(member):
-            return member
+    def _store(self) -> StateStore:
+        return self._harness._running().state
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            async def run() -> Any:
-                value = member(*args, **kwargs)
-                return await value if asyncio.iscoroutine(value) else value
+    def get(self, group: str, key: str) -> Any:
+        return self._harness._call(self._store().get(group, key))
 
-            return self._harness._call(run())
+    def set(self, group: str, key: str, value: Any) -> Any:
+        return self._harness._call(self._store().set(group, key, value))
 
-        call.__name__ = name
-        call.__doc__ = member.__doc__
-        return call
+    def delete(self, group: str, key: str) -> None:
+        self._harness._call(self._store().delete(group, key))
+
+    def get_group(self, group: str) -> dict[str, Any]:
+        return self._harness._call(self._store().get_group(group))
+
+    def clear(self, group: str) -> None:
+        self._harness._call(self._store().clear(group))
+
+    def incr(self, group: str, key: str, by: int | float = 1) -> int | float:
+        return self._harness._call(self._store().incr(group, key, by))
+
+    def update(self, group: str, key: str, ops: Sequence[dict[str, Any]]) -> Any:
+        return self._harness._call(self._store().update(group, key, ops))
+
+    def list(self, group: str, prefix: str | None = None, limit: int | None = None,
+             cursor: str | None = None) -> dict[str, Any]:
+        """One page of `group`: `{"items": [{"key", "value"}], "cursor"}` (docs/state.md)."""
+        store = self._store()
+        page = store.list(group, prefix, cursor=cursor) if limit is None else store.list(
+            group, prefix, limit, cursor)
+        return self._harness._call(page)
+
+    def groups(self) -> builtins.list[str]:
+        return self._harness._call(self._store().groups())
 
 
 class SyncTestApp:

@@ -220,6 +220,11 @@ def test_sync_test_app_serves_with_blocking_calls(project: Path) -> None:
         assert app.state.get("missing", "key") is None
         app.state.set("g", "k", 1)
         assert app.wait_until(lambda: app.state.get("g", "k")) == 1
+        assert app.state.incr("g", "n", 2) == 2
+        assert app.state.list("g", limit=1) == {"items": [{"key": "k", "value": 1}],
+                                                 "cursor": app.state.list("g", limit=1)["cursor"]}
+        assert app.state.get_group("g") == {"k": 1, "n": 2}
+        assert "g" in app.state.groups()
         assert app.trigger_cron("nightly").emits == [Emitted("tick.done", {})]
         # calling it with options restarts it with them
         assert app(retries=0) is app and {s.retries for s in app.app.steps if s.runs} == {0}
