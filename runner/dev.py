@@ -108,7 +108,7 @@ class DevReloader:
                 names = ", ".join(sorted(self._rel(p) for p in code))
                 self.runtime.logger.debug(f"not reloading: no step imports {names}")
             return
-        broken = await self._syntax_errors(code & set().union(*(self.files[s] for s in steps)))
+        broken = await self._syntax_errors(self._to_check(steps, code))
         if broken:
             held = {s for s in steps if self.files[s] & broken.keys()}
             for message in broken.values():
@@ -123,6 +123,21 @@ class DevReloader:
             await _maybe_await(self.runtime.pool.reload(app, changed=steps))
             self.reloads += 1
             self.runtime.logger.info(f"reloaded the workers of {', '.join(sorted(steps))}")
+
+    def _to_check(self, steps: set[str], changed: set[Path]) -> set[Path]:
+        """The files to parse before `steps` get new workers: every Python file they are
+        made of (compiling is cheap, and a file still broken from an earlier edit must
+        keep holding them), and of the Node.js ones the changed files and the handlers
+        (`node --check` is a process each)."""
+        app = self.runtime.app
+        handlers = {(self.root / s.handler.path).resolve() for s in app.steps
+                    if s.name in steps and s.handler is not None}
+        files: set[Path] = set()
+        for name in steps:
+            for path in self.files[name]:
+                if path.suffix == ".py" or path in changed or path in handlers:
+                    files.add(path)
+        return files
 
     async def _syntax_errors(self, files: set[Path]) -> dict[Path, str]:
         """{file: `file:line: SyntaxError: ...`} for each of `files` that does not parse."""

@@ -172,3 +172,21 @@ async def test_a_new_file_no_step_imports_restarts_nothing(dev: tuple[TestApp, P
 
 async def _is(app: TestApp, path: str, expected: str) -> bool:
     return await greeting(app, path) == expected
+
+
+async def test_a_handler_still_broken_keeps_holding_when_its_imports_change(
+        dev: tuple[TestApp, Path]) -> None:
+    app, root = dev
+    broken = HELLO_PY.replace("async def handler(req, ctx):", "async def handler(req, ctx)")
+    await edit_until(root / "steps/hello.py", broken,
+                     lambda: any("SyntaxError" in m for m in messages(app, "error")), app)
+    # When a module it imports is edited while the handler is still broken
+    await edit_until(root / "lib/words.py", 'GREETING = "bonjour"\n',
+                     lambda: len([m for m in messages(app, "error") if "SyntaxError" in m]) > 1,
+                     app)
+    # Then the handler's error is shown again and the last good worker still serves
+    errors = {m for m in messages(app, "error") if "SyntaxError" in m}
+    assert errors == {"steps/hello.py:4: SyntaxError: expected ':'\n"
+                      "  still serving the last good version of hello; fix the file to reload"}
+    assert await greeting(app, "/hello") == "hello"
+    assert not any(m.startswith("reloaded the workers") for m in messages(app))
