@@ -32,9 +32,14 @@ _NODE_IMPORT = re.compile(
     r"""(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|\bimport\s+)(['"])(\.{1,2}/[^'"]*)\1""")
 
 
-def step_files(app: App) -> dict[str, frozenset[Path]]:
+def step_files(app: App, known: dict[Path, list[Path]] | None = None
+               ) -> dict[str, frozenset[Path]]:
     """{step name: the absolute paths of its handler file and every project file it
-    imports, transitively} for every step that runs."""
+    imports, transitively} for every step that runs.
+
+    `known` remembers each file's imports as last read: a file that does not parse now
+    (mid-edit) keeps the imports it had, so its step still owns them."""
+    known = {} if known is None else known
     root = Path(app.root).resolve()
     steps = [*app.steps, *([app.streams_auth] if app.streams_auth is not None else [])]
     found: dict[Path, frozenset[Path]] = {}
@@ -44,7 +49,7 @@ def step_files(app: App) -> dict[str, frozenset[Path]]:
             continue
         handler = (root / step.handler.path).resolve()
         if handler not in found:
-            found[handler] = frozenset(_closure(root, handler, step.handler.language))
+            found[handler] = frozenset(_closure(root, handler, step.handler.language, known))
         files[step.name] = found[handler]
     return files
 
@@ -55,7 +60,8 @@ def steps_using(files_by_step: dict[str, frozenset[Path]], paths: Iterable[Path]
     return {name for name, files in files_by_step.items() if files & wanted}
 
 
-def _closure(root: Path, handler: Path, language: str) -> set[Path]:
+def _closure(root: Path, handler: Path, language: str,
+             known: dict[Path, list[Path]]) -> set[Path]:
     seen: set[Path] = set()
     todo = [handler]
     while todo:
@@ -64,19 +70,25 @@ def _closure(root: Path, handler: Path, language: str) -> set[Path]:
             continue
         seen.add(path)
         if language == "python":
-            todo += _python_imports(root, handler.parent, path)
+            imports = _python_imports(root, handler.parent, path)
         else:
-            todo += _node_imports(root, path)
+            imports = _node_imports(root, path)
+        if imports is None:
+            imports = known.get(path, [])
+        else:
+            known[path] = imports
+        todo += imports
     return seen
 
 
 # --- Python ------------------------------------------------------------------------------
 
-def _python_imports(root: Path, handler_dir: Path, path: Path) -> list[Path]:
+def _python_imports(root: Path, handler_dir: Path, path: Path) -> list[Path] | None:
+    """The project files `path` imports; None when it cannot be read or parsed now."""
     try:
         tree = ast.parse(path.read_bytes(), str(path))
     except (OSError, SyntaxError, ValueError):
-        return []  # unreadable now; the edit that fixes it is seen again
+        return None
     package = _package_of(root, path)
     found: list[Path] = []
     for node in ast.walk(tree):
@@ -143,13 +155,13 @@ def _in_folder(root: Path, folder: Path, parts: list[str]) -> list[Path]:
 
 # --- Node.js -----------------------------------------------------------------------------
 
-def _node_imports(root: Path, path: Path) -> list[Path]:
+def _node_imports(root: Path, path: Path) -> list[Path] | None:
     if path.suffix == ".json":
         return []
     try:
         text = path.read_text("utf-8", errors="replace")
     except OSError:
-        return []
+        return None
     found = []
     for match in _NODE_IMPORT.finditer(text):
         target = _node_resolve(path.parent / match.group(2))

@@ -63,7 +63,8 @@ class DevReloader:
         self.failures = 0
         #: each step's files as of the last change: a deleted or renamed import still
         #: counts as the step's, though the new code no longer resolves it
-        self.files = step_files(runtime.app)
+        self.imports: dict[Path, list[Path]] = {}  # each file's imports as last parsed
+        self.files = step_files(runtime.app, self.imports)
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Apply every batch of changes until `stop` is set."""
@@ -100,7 +101,7 @@ class DevReloader:
             self._log_swap(changed)
             app = new
         code = {p for p in files if p.suffix in LANGUAGE_BY_EXTENSION}
-        before, self.files = self.files, step_files(app)
+        before, self.files = self.files, step_files(app, self.imports)
         steps = (steps_using(before, code) | steps_using(self.files, code)) & self.files.keys()
         steps -= changed
         if not steps:

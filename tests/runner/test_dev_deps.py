@@ -88,3 +88,13 @@ def test_a_broken_file_still_counts_as_the_steps(tmp_path: Path) -> None:
     write_project(tmp_path, "version: 1\n", {**FILES, "lib/tax.py": "rate = (\n"})
     files = step_files(app_at(tmp_path))
     assert "lib/tax.py" in rel(tmp_path, files["orders"])
+
+
+def test_a_file_broken_mid_edit_keeps_the_imports_it_had(tmp_path: Path) -> None:
+    write_project(tmp_path, "version: 1\n", FILES)
+    known: dict[Path, list[Path]] = {}
+    before = step_files(app_at(tmp_path), known)
+    handler = tmp_path / "steps/orders.py"
+    handler.write_text(handler.read_text().replace("def handler(req, ctx):", "def handler("))
+    assert step_files(app_at(tmp_path), known) == before
+    assert "lib/tax.py" not in rel(tmp_path, step_files(app_at(tmp_path))["orders"])
