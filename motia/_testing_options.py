@@ -19,16 +19,15 @@ from typing import Any
 
 from motia.compiler.ir import App
 from motia.errors import CompileError
+from motia.runner.config import RunConfig
 
-#: RunConfig fields a test may set (the port is always a free one, the host loopback)
-RUN_OPTIONS = ("events", "state", "amqp_url", "state_url", "max_body", "grace", "eager", "dev",
-               "log_format")
+#: RunConfig fields a test may set: all but the port, which is always a free one
+RUN_OPTIONS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name != "port")
 #: options applied to the compiled plan rather than the runtime
 PLAN_OPTIONS = ("retries", "timeout")
-OPTIONS = ("project", "hooks", *RUN_OPTIONS, *PLAN_OPTIONS)
+OPTIONS = ("project", "retries", "timeout", *RUN_OPTIONS, "hooks")
 PROJECT_FILE = "motia.yaml"
-_FIXED = dict.fromkeys(("port", "host"), " (a test app listens on a free loopback port: "
-                                         "read its `url`)")
+_FIXED = {"port": " (a test app listens on a free port: read its `url`)"}
 _HERE = {str(Path(__file__).resolve().parent / name)
          for name in ("testing.py", "_testing_options.py", "_testing_sync.py", "pytest_plugin.py")}
 

@@ -165,9 +165,10 @@ def test_the_init_project_passes_under_pytest_asyncio(project: Path, node: str,
 def test_a_wrong_option_fails_the_test_with_the_valid_ones(project: Path) -> None:
     result = pytest_in(project / "bad", "-q", "-p", "no:asyncio")
     assert re.match(r"1 error in [\d.]+s", summary(result)), result.stdout
+    from motia._testing_options import OPTIONS
+
     assert ("TypeError: SyncTestApp: unknown option 'retry' (did you mean 'retries'?); valid "
-            "options: project, hooks, events, state, amqp_url, state_url, max_body, grace, "
-            "eager, dev, log_format, retries, timeout") in result.stdout
+            f"options: {', '.join(OPTIONS)}\n") in result.stdout
 
 
 def test_the_init_projects_tests_type_check_strictly(mypy: str, motia_for_mypy: Path,
