@@ -100,7 +100,8 @@ class DevReloader:
             changed = await self.runtime.swap(new) or set()
             self._log_swap(changed)
             app = new
-        code = {p for p in files if p.suffix in LANGUAGE_BY_EXTENSION}
+        code = {p for p in files if (p.suffix in LANGUAGE_BY_EXTENSION or p.suffix == ".json")
+                and not self._is_plan_input(p)}  # a Node.js handler may require a .json
         before, self.files = self.files, step_files(app, self.imports)
         steps = (steps_using(before, code) | steps_using(self.files, code)) & self.files.keys()
         steps -= changed

@@ -43,7 +43,8 @@ async def handler(req, ctx):
 
 HELLO_JS = """\
 const { greeting } = require('./words');
-exports.handler = async () => ({ status: 200, body: { greeting } });
+const { mark } = require('./mark.json');
+exports.handler = async () => ({ status: 200, body: { greeting: greeting + mark } });
 """
 
 FILES = {
@@ -52,6 +53,7 @@ FILES = {
     "lib/words.py": 'GREETING = "hello"\n',
     "steps/hello.js": HELLO_JS,
     "steps/words.js": "exports.greeting = 'hello';\n",
+    "steps/mark.json": '{"mark": ""}\n',
 }
 
 
@@ -61,7 +63,8 @@ async def dev(tmp_path: Path, node: str) -> AsyncIterator[tuple[TestApp, Path]]:
     async with TestApp(source, dev=True) as app:
         assert app.runtime is not None
         stop = asyncio.Event()
-        watcher = asyncio.create_task(DevReloader(app.runtime, source, debounce_ms=50).watch(stop))
+        watcher = asyncio.create_task(DevReloader(app.runtime, source, debounce_ms=50,
+                                                            refs=()).watch(stop))
         try:
             assert await greeting(app, "/hello") == "hello"  # both workers are up
             assert await greeting(app, "/hello-js") == "hello"
@@ -122,11 +125,12 @@ async def test_a_python_syntax_error_is_shown_at_once_and_the_old_worker_serves(
 async def test_a_node_syntax_error_is_shown_at_once_and_the_old_worker_serves(
         dev: tuple[TestApp, Path]) -> None:
     app, root = dev
-    broken = HELLO_JS.replace("greeting } });", "greeting } );")
+    broken = HELLO_JS.replace("mark } });", "mark } );")
+    assert broken != HELLO_JS
     await edit_until(root / "steps/hello.js", broken,
                      lambda: any("SyntaxError" in m for m in messages(app, "error")), app)
     [error] = [m for m in messages(app, "error") if "SyntaxError" in m]
-    assert error == ("steps/hello.js:2: SyntaxError: Unexpected token ')'\n"
+    assert error == ("steps/hello.js:3: SyntaxError: Unexpected token ')'\n"
                      "  still serving the last good version of hello-js; fix the file to "
                      "reload")
     assert await greeting(app, "/hello-js") == "hello"
@@ -154,6 +158,9 @@ async def test_an_edit_of_an_imported_module_restarts_only_the_steps_importing_i
                      lambda: _is(app, "/hello-js", "hola"), app)
     assert "reloaded the workers of hello-js" in messages(app)
     assert pids(app, "hello-js") != js_before
+    # a .json file a Node.js handler requires is one of its files too
+    await edit_until(root / "steps/mark.json", '{"mark": "!"}\n',
+                     lambda: _is(app, "/hello-js", "hola!"), app)
 
 
 async def test_a_new_file_no_step_imports_restarts_nothing(dev: tuple[TestApp, Path]) -> None:
