@@ -299,9 +299,10 @@ class TestApp:
                         timeout: float = 30.0) -> StepResult:
         """Run `step` once with `data` and return what it answered and emitted.
 
-        An API step gets `data` as its request, `{"body"?, "query"?, "params"?,
-        "headers"?}` (sent over HTTP through the gateway, so validation and routing are
-        the real ones); its result has the response's `status`, `body` and `headers`.
+        An API step gets `data` as its request, `{"body"? (JSON) or "data"? (bytes, sent
+        as they are: a signed webhook), "query"?, "params"?, "headers"?}`, sent over HTTP
+        through the gateway, so validation and routing are the real ones; its result has
+        the response's `status`, `body` and `headers`.
         An event step gets `data` as the event (checked against the topic's schema;
         `topic=` picks one when it subscribes to several); a cron step gets no data.
         A handler that raises is a StepFailed. Emits are published, so subscribers run.
@@ -335,11 +336,15 @@ class TestApp:
 
     async def _call_api(self, step: Step, request: Mapping[str, Any],
                         timeout: float) -> StepResult:
-        unknown = set(request) - {"body", "query", "params", "headers"}
+        unknown = set(request) - {"body", "data", "query", "params", "headers"}
         if unknown:
             raise TypeError(f"call_step({step.name!r}): unknown request keys "
-                            f"{', '.join(sorted(unknown))}; an API request has body, query, "
-                            "params and headers")
+                            f"{', '.join(sorted(unknown))}; an API request has body (sent "
+                            "as JSON) or data (bytes sent as they are), query, params and "
+                            "headers")
+        if "body" in request and "data" in request:
+            raise TypeError(f"call_step({step.name!r}): pass body (JSON) or data (raw "
+                            "bytes), not both")
         params = dict(request.get("params") or {})
         path = _fill_path(step, params)
         trace_id = _new_id()
@@ -347,6 +352,8 @@ class TestApp:
         kwargs: dict[str, Any] = {"headers": headers, "params": request.get("query")}
         if "body" in request:
             kwargs["json"] = request["body"]
+        elif "data" in request:
+            kwargs["data"] = request["data"]
         assert step.method is not None
         res = await asyncio.wait_for(self.request(step.method, path, **kwargs), timeout)
         value = res.json if res.json is not None or not res.text else res.text

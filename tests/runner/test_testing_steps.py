@@ -133,8 +133,19 @@ async def test_call_step_checks_its_input(project: Path) -> None:
                                             r"shop"):
             await app.call_step("place-order", {"body": {"id": "o"}})
         with pytest.raises(TypeError, match=r"unknown request keys json; an API request has "
-                                            r"body, query, params and headers"):
+                                            r"body \(sent as JSON\) or data"):
             await app.call_step("place-order", {"json": {}})
+        with pytest.raises(TypeError, match=r"pass body \(JSON\) or data \(raw bytes\), "
+                                            r"not both"):
+            await app.call_step("place-order", {"body": {}, "data": b"", "params": {"shop": 1}})
+
+
+async def test_call_step_sends_raw_bytes_as_they_are(project: Path) -> None:
+    async with TestApp(project) as app:
+        result = await app.call_step("place-order", {
+            "params": {"shop": "s"}, "data": b'{"id": "raw", "qty": 1}',
+            "headers": {"content-type": "application/json"}})
+        assert (result.status, result.body["id"]) == (201, "raw")
 
 
 async def test_trigger_cron_fires_a_tick_now_and_returns_its_emits(project: Path) -> None:
