@@ -112,12 +112,14 @@ class DevReloader:
             return
         broken = await self._syntax_errors(self._to_check(steps, code))
         if broken:
-            held = {s for s in steps if self.files[s] & broken.keys()}
-            for message in broken.values():
+            held: set[str] = set()
+            for path, message in broken.items():
+                using = {s for s in steps if path in self.files[s]}
+                held |= using
                 self.failures += 1
                 self.runtime.logger.error(
                     f"{message}\n  still serving the last good version of "
-                    f"{', '.join(sorted(held))}; fix the file to reload")
+                    f"{', '.join(sorted(using))}; fix the file to reload")
             steps -= held
         if steps:
             from motia.runner.app import _maybe_await
