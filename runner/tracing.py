@@ -55,15 +55,35 @@ class Span:
 
 @dataclass(slots=True)
 class Trace:
+    """Everything one request, cron tick or `motia emit` caused, and what became of it.
+
+    Its `status` is where the story ended: "error" while a dead letter of it waits or the
+    latest attempt of some event failed, "done" once every dead letter was replayed and
+    the replays succeeded, else "ok". `story` tells how it got there (failed attempts,
+    dead letters, replays, the end) in time order, for people reading the Workbench.
+    """
+
     trace_id: str
     started: float
     spans: list[Span] = field(default_factory=list)
     dead_letters: list[str] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)
+    #: the cron step whose tick started this trace (None for a request or an event)
+    cron: str | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
-        failed = self.dead_letters or any(s.status == "error" for s in self.spans)
-        return "error" if failed else "ok"
+        if set(self.dead_letters) - set(self.replayed):
+            return "error"
+        latest: dict[tuple[str, str], Span] = {}
+        for span in self.spans:
+            key = (span.step, span.event_id)
+            if key not in latest or span.attempt >= latest[key].attempt:
+                latest[key] = span
+        if any(span.status == "error" for span in latest.values()):
+            return "error"
+        return "done" if self.replayed else "ok"
 
     @property
     def ended(self) -> float:
@@ -75,12 +95,27 @@ class Trace:
         return {
             "trace_id": self.trace_id, "started": self.started,
             "duration": self.ended - self.started, "steps": steps,
-            "status": self.status, "root": steps[0] if steps else None,
-            "spans": len(self.spans),
+            "status": self.status, "root": self.cron or (steps[0] if steps else None),
+            "spans": len(self.spans), "cron": self.cron,
+            "failed": sum(s.status == "error" for s in self.spans),
+            "replayed": len(self.replayed),
         }
 
+    def story(self) -> list[dict[str, Any]]:
+        """Failed attempts, dead letters and replays in time order, then how it ended."""
+        told: list[dict[str, Any]] = [
+            {"kind": "failed", "time": s.end or s.start, "step": s.step,
+             "attempt": s.attempt, "error": s.error} for s in self.spans if s.status == "error"]
+        told += self.notes
+        told.sort(key=lambda item: item["time"])
+        status = self.status
+        if told and status != "error":
+            told.append({"kind": status, "time": self.ended, "step": None})
+        return told
+
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "spans": [s.to_dict() for s in self.spans]}
+        return {**self.summary(), "spans": [s.to_dict() for s in self.spans],
+                "story": self.story()}
 
 
 class TraceStore(Hooks):
@@ -160,6 +195,23 @@ class TraceStore(Hooks):
         trace = self._traces.get(letter.trace_id)
         if trace is not None:
             trace.dead_letters.append(letter.id)
+            trace.notes.append({"kind": "dead_letter", "time": time.time(), "step": letter.step,
+                                "letter": letter.id})
+
+    def after_replay(self, letter: DeadLetter, event: Event) -> None:
+        trace = self._traces.get(letter.trace_id)
+        if trace is not None:
+            trace.replayed.append(letter.id)
+            trace.notes.append({"kind": "replayed", "time": time.time(), "step": letter.step,
+                                "letter": letter.id, "edited": event.data != letter.data})
+
+    def after_cron_fired(self, step: str, scheduled: float, trace_id: str) -> None:
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            trace = self._traces[trace_id] = Trace(trace_id, time.time())
+            if len(self._traces) > self.limit:
+                self._evict()
+        trace.cron = step
 
     # --- internals ------------------------------------------------------------------------
 
