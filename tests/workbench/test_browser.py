@@ -34,7 +34,7 @@ async def shop() -> AsyncIterator[TestApp]:
         yield app
 
 
-async def open_view(page: Page, app: TestApp, view: str = "#/flows") -> None:
+async def open_view(page: Page, app: TestApp, view: str = "#/flows/~all") -> None:
     await page.goto(f"{app.url}/__motia/{view}")
     await page.wait_for("document.body.dataset.ready === 'true'", what="the Workbench to load")
 
@@ -77,14 +77,13 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
 async def test_a_flow_can_be_chosen_and_steps_in_no_flow_are_listed(page: Page, shop: TestApp) -> None:
     await open_view(page, shop)
     # When the reporting flow is chosen
-    await page.evaluate("""(() => { const s = document.querySelector('#flow-select');
-        s.value = 'reporting'; s.dispatchEvent(new Event('change')); })()""")
+    await page.click('.flow-tab[data-flow="reporting"]')
     await page.wait_for("location.hash === '#/flows/reporting'")
     await page.wait_for("document.querySelectorAll('svg.diagram .node[data-id^=\"step:\"]').length === 3")
     # Then only its steps are drawn
     steps = await js(page, "[...document.querySelectorAll('svg.diagram .node[data-id^=\"step:\"]')].map((n) => n.dataset.id)")
     assert sorted(steps) == ["step:finance-review", "step:get-stats", "step:hourly-report"]
-    assert "Revenue figures for the finance team" in await page.text(".toolbar")
+    assert await page.text("#flow-description") == "Revenue figures for the finance team"
 
 
 async def test_clicking_a_node_shows_its_configuration_and_schemas(page: Page, shop: TestApp) -> None:
@@ -117,7 +116,7 @@ async def test_clicking_a_node_shows_its_configuration_and_schemas(page: Page, s
     # Then the topic's schema and both ends are shown
     assert "Sent by" in topic and "create-order" in topic and "charge-payment" in topic
     assert "PlacedOrder" in topic
-    assert await page.evaluate("location.hash") == "#/flows?node=topic%3Aorder.placed"
+    assert await page.evaluate("location.hash") == "#/flows/~all?node=topic%3Aorder.placed"
 
 
 async def test_the_endpoint_tester_sends_a_request_and_shows_the_response(page: Page, shop: TestApp) -> None:
