@@ -384,9 +384,9 @@ class Runtime:
             return None
         try:
             step = self.app.step(letter.step)
-            letter = self._edited(letter, step, data)
-            event = self.ticks.replay(letter) if step.type == "cron" else (
-                await self.bus.replay(letter))
+            sent = self._edited(letter, step, data)
+            event = self.ticks.replay(sent) if step.type == "cron" else (
+                await self.bus.replay(sent))
         except KeyError:
             await self.store.add_dead_letter(letter)
             raise ReplayRefused(f"dead letter {letter_id}: step {letter.step!r} is no longer "

@@ -18,7 +18,7 @@ from motia.compiler.ir import App
 from motia.runner.tracing import Trace
 
 CRON_MODES = ("auto", "hide", "show")
-STATUSES = ("ok", "done", "error")
+STATUSES = ("ok", "done", "error", "running")
 
 
 class QueryError(ValueError):

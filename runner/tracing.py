@@ -58,8 +58,8 @@ class Trace:
     """Everything one request, cron tick or `motia emit` caused, and what became of it.
 
     Its `status` is where the story ended: "error" while a dead letter of it waits or the
-    latest attempt of some event failed, "done" once every dead letter was replayed and
-    the replays succeeded, else "ok". `story` tells how it got there (failed attempts,
+    latest attempt of some event failed, "running" while a latest attempt still runs,
+    "done" once every dead letter was replayed and the replays succeeded, else "ok". `story` tells how it got there (failed attempts,
     dead letters, replays, the end) in time order, for people reading the Workbench.
     """
 
@@ -83,6 +83,8 @@ class Trace:
                 latest[key] = span
         if any(span.status == "error" for span in latest.values()):
             return "error"
+        if any(span.status == "running" for span in latest.values()):
+            return "running"
         return "done" if self.replayed else "ok"
 
     @property
