@@ -158,5 +158,6 @@ export function renderFlows(root, route, { model }) {
     fill(canvas, svg, tip);
     zoom("fit");
   }
+  setHash(); // a bare #/flows names the flow it opened on, so the address can be shared
   showPanel(false);
 }
