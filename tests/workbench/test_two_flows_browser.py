@@ -5,6 +5,7 @@ hover, cron in words with Run now, the traces filters, and fixing a dead letter.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,8 @@ async def test_a_cron_step_reads_in_words_and_runs_now(page: Page, app: TestApp)
     assert await page.text("#details .cron-words") == "every 10 seconds"
     assert "*/10 * * * * *" in await page.text("#details")
     await page.wait_for("document.querySelector('#details .cron-next').textContent !== '…'")
+    next_run = await page.text("#details .cron-next")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:[0-5]0, then \d\d:\d\d:[0-5]0 UTC", next_run), next_run
     # When Run now is pressed
     before = sum(1 for t in app.traces.recent(500) if t.cron == "settle-ledger")
     await page.click("#run-now")

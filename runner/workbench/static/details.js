@@ -60,8 +60,10 @@ function nextRun(step) {
   const out = h("span", { class: "cron-next muted" }, "…");
   api("/cron").then(({ cron = [] }) => {
     const found = cron.find((c) => c.step === step.name);
+    // Shown in the step's own zone (the ISO times carry its offset), as the schedule reads.
+    const at = (iso) => iso.replace("T", " ").slice(0, 19);
     fill(out, found && found.next.length
-      ? [new Date(found.next[0]).toLocaleString(), found.next.length > 1 ? `, then ${new Date(found.next[1]).toLocaleTimeString()}` : ""]
+      ? [at(found.next[0]), found.next.length > 1 ? `, then ${at(found.next[1]).slice(11)}` : "", ` ${found.timezone}`]
       : "not scheduled");
   }).catch((err) => fill(out, `unknown (${err.message})`));
   return out;

@@ -71,7 +71,7 @@ function editor(letter, model, close, reload) {
         h("a", { href: `#/traces/${encodeURIComponent(result.trace_id)}` }, "Open its trace")));
       reload();
     } catch (err) {
-      fill(actions, primary);
+      idle();
       fill(problems, h("p", {}, err.message), violations(err.errors));
     }
   };
@@ -84,12 +84,14 @@ function editor(letter, model, close, reload) {
       return;
     }
     fill(problems);
-    fill(actions, confirmBar(`Send this data to ${letter.step} again?`, "Replay", () => send(data), () => fill(actions, primary)));
+    fill(actions, confirmBar(`Send this data to ${letter.step} again?`, "Replay", () => send(data), idle));
   } }, "Replay with these data");
-  fill(actions, primary, " ", h("button", { type: "button", class: "small", onclick: close }, "Close"));
+  const closer = h("button", { type: "button", class: "small", onclick: close }, "Close");
+  const idle = () => fill(actions, primary, " ", closer);
+  idle();
   return h("div", { class: "editor" },
     h("label", { for: area.id }, `Event data for topic `, h("code", {}, letter.topic)), area, problems, actions,
-    topic && topic.schema ? h("details", { class: "schema" }, h("summary", {}, `Schema of ${letter.topic}`), fieldTable(topic.schema)) : null);
+    topic && topic.schema ? h("details", { class: "schema", open: true }, h("summary", {}, `Schema of ${letter.topic}`), fieldTable(topic.schema)) : null);
 }
 
 function letterRow(letter, reload, model) {

@@ -142,8 +142,8 @@ export function renderFlows(root, route, { model }) {
 
   fill(root,
     flowPicker(model, flow),
-    describe ? h("p", { class: "flow-description", id: "flow-description" }, describe) : null,
     h("div", { class: "toolbar" },
+      describe ? h("p", { class: "flow-description", id: "flow-description" }, describe) : null,
       h("span", { class: "spacer" }),
       h("span", { class: "zoom", role: "group", "aria-label": "Zoom" },
         h("button", { type: "button", "aria-label": "Zoom out", onclick: () => userZoom((scale || 1) / 1.25) }, "−"),
