@@ -51,7 +51,8 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
     # Then every step and every topic is a node of the diagram, laid out by the server
     ids = await js(page, "[...document.querySelectorAll('svg.diagram .node')].map((n) => n.dataset.id)")
     expected = ({f"step:{s.name}" for s in shop.app.steps} | {f"topic:{t.name}" for t in shop.app.topics}
-                | {f"stream:{s.name}" for s in shop.app.streams})
+                | {f"stream:{s.name}" for s in shop.app.streams}
+                | {f"state:{g}" for s in shop.app.steps for g in (*s.state_reads, *s.state_writes)})
     assert set(ids) == expected
     assert await js(page, "document.querySelector('svg.diagram').dataset.layout") == "server"
     # And the kinds are styled apart and explained by the legend
@@ -61,7 +62,7 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
     assert kinds["step:hourly-report"] == "node-cron" and kinds["step:finance-review"] == "node-noop"
     assert kinds["topic:order.placed"] == "node-topic"
     legend = await page.text(".legend")
-    for words in ("API step", "Event step", "Cron step", "Noop step", "Topic"):
+    for words in ("API step", "Event step", "Cron step", "Noop step", "Topic", "Stream", "State"):
         assert words in legend
     # And no two boxes overlap and no label is cut
     boxes = await js(page, """[...document.querySelectorAll('.node .node-box')].map((r) => {

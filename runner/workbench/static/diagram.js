@@ -169,7 +169,9 @@ export function renderDiagram(placed, { onSelect, selected, label }) {
   for (const e of placed.edges) {
     const toNoop = placed.nodes.find((n) => n.id === e.target)?.type === "noop";
     const others = placed.nodes.filter((n) => n.id !== e.source && n.id !== e.target);
-    edges.append(s("path", { class: `edge edge-${e.kind}${toNoop ? " edge-noop" : ""}`, d: edgePath(detour(e.points, others)),
+    // Reads and writes of state and streams move data, not events: drawn dotted.
+    const data = /^(state|stream):/.test(e.source) || /^(state|stream):/.test(e.target);
+    edges.append(s("path", { class: `edge edge-${e.kind}${toNoop ? " edge-noop" : ""}${data ? " edge-data" : ""}`, d: edgePath(detour(e.points, others)),
       "marker-end": "url(#arrow)", "data-source": e.source, "data-target": e.target }));
   }
   const nodes = s("g", { class: "nodes" });
