@@ -98,7 +98,9 @@ async def test_cron_ticks_are_hidden_when_they_are_most_of_the_list(app: TestApp
     assert auto["cron_hidden"] == auto["cron_ticks"] > auto["matched"] / 2
     assert auto["traces"] and not [t for t in auto["traces"] if t["cron"]]
     shown = (await app.request("GET", f"{API}/traces?flow=payments&cron=show")).json
-    assert len(shown["traces"]) == len(auto["traces"]) + auto["cron_hidden"]
+    # (the schedule may add a tick in between: compare what is not a tick)
+    assert [t for t in shown["traces"] if not t["cron"]] == auto["traces"]
+    assert sum(1 for t in shown["traces"] if t["cron"]) == shown["cron_ticks"] >= 4
 
 
 async def test_a_bad_filter_is_refused_with_what_it_accepts(app: TestApp) -> None:
