@@ -260,7 +260,7 @@ class _AdminApi:
     async def dlq_replay(self, request: web.Request) -> web.Response:
         """Replay one dead letter; a body `{"data": ...}` replays it with that data instead
         (checked against the topic's schema first: a 400 naming each violation)."""
-        from motia.runner.app import _KEEP, EventRejected
+        from motia.runner.app import UNCHANGED, EventRejected
 
         letter_id = request.match_info["id"]
         body = await _body(request, self.rt.logger) if request.can_read_body else None
@@ -269,7 +269,7 @@ class _AdminApi:
         if body is not None and not (isinstance(body, dict) and set(body) <= {"data"}):
             return error_response(400, "BadRequest", 'expected no body, or {"data": <JSON>} '
                                   "to replay the event with edited data")
-        data = body["data"] if isinstance(body, dict) and "data" in body else _KEEP
+        data = body["data"] if isinstance(body, dict) and "data" in body else UNCHANGED
         try:
             event = await self.rt.replay(letter_id, data)
         except EventRejected as exc:
@@ -279,7 +279,7 @@ class _AdminApi:
         if event is None:
             return _no_letter(letter_id)
         return _json({"replayed": letter_id, "event_id": event.event_id,
-                      "trace_id": event.trace_id, "edited": data is not _KEEP})
+                      "trace_id": event.trace_id, "edited": data is not UNCHANGED})
 
     async def dlq_delete(self, request: web.Request) -> web.Response:
         letter_id = request.match_info["id"]

@@ -45,7 +45,7 @@ from motia.runner.workers.api import Emit, InvocationContext, InvocationResult
 Closer = Callable[[float], Awaitable[None]]
 
 
-_KEEP: Any = object()
+UNCHANGED: Any = object()
 """`Runtime.replay`'s default: replay the dead letter's data as it is."""
 
 
@@ -371,7 +371,7 @@ class Runtime:
         assert self.store is not None
         return await self.store.dead_letters(step)
 
-    async def replay(self, letter_id: str, data: Any = _KEEP) -> Event | None:
+    async def replay(self, letter_id: str, data: Any = UNCHANGED) -> Event | None:
         """Send one dead letter back to its step (a cron tick runs again here); None when
         there is no such letter. ReplayRefused, the letter kept, when it cannot be.
 
@@ -395,14 +395,14 @@ class Runtime:
             await self.store.add_dead_letter(letter)  # never lose it
             raise
         self.hooks.after_replay(letter, event)
-        edited = " with edited data" if data is not _KEEP else ""
+        edited = " with edited data" if data is not UNCHANGED else ""
         self.logger.info(f"dead letter {letter_id} replayed to step {letter.step}{edited}",
                          step=letter.step, trace_id=event.trace_id, event_id=event.event_id)
         return event
 
     def _edited(self, letter: DeadLetter, step: Step, data: Any) -> DeadLetter:
         """`letter` with `data` as its event's data, once the topic's schema accepts it."""
-        if data is _KEEP:
+        if data is UNCHANGED:
             return letter
         if step.type == "cron" or letter.raw is not None:
             what = "a cron tick" if step.type == "cron" else "an unreadable message"
