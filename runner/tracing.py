@@ -58,9 +58,10 @@ class Trace:
     """Everything one request, cron tick or `motia emit` caused, and what became of it.
 
     Its `status` is where the story ended: "error" while a dead letter of it waits or the
-    latest attempt of some event failed, "running" while a latest attempt still runs,
-    "done" once every dead letter was replayed and the replays succeeded, else "ok". `story` tells how it got there (failed attempts,
-    dead letters, replays, the end) in time order, for people reading the Workbench.
+    latest attempt of some event failed (an attempt a retry made good does not count),
+    "running" while a latest attempt still runs, "done" once every dead letter was
+    replayed and the replays succeeded, else "ok". `story()` tells how it got there
+    (failed attempts, dead letters, replays, the end) in time order, for the Workbench.
     """
 
     trace_id: str
@@ -105,11 +106,7 @@ class Trace:
 
     def story(self) -> list[dict[str, Any]]:
         """Failed attempts, dead letters and replays in time order, then how it ended."""
-        told: list[dict[str, Any]] = [
-            {"kind": "failed", "time": s.end or s.start, "step": s.step,
-             "attempt": s.attempt, "error": s.error} for s in self.spans if s.status == "error"]
-        told += self.notes
-        told.sort(key=lambda item: item["time"])
+        told = list(self.notes)  # recorded as the hooks saw it happen: in order already
         status = self.status
         if told and status != "error":
             told.append({"kind": status, "time": self.ended, "step": None})
@@ -173,6 +170,10 @@ class TraceStore(Hooks):
         span.status = "ok" if error is None else "error"
         if error is not None:
             span.error = _error(error)
+            trace = self._traces.get(ctx.trace_id)
+            if trace is not None:
+                _note(trace, {"kind": "failed", "time": span.end, "step": step,
+                              "attempt": span.attempt, "error": span.error})
 
     def after_state_op(self, step: str, ctx: InvocationContext, op: str, args: list[Any]) -> None:
         span = self._open.get((step, ctx.event_id, ctx.attempt))
@@ -197,15 +198,15 @@ class TraceStore(Hooks):
         trace = self._traces.get(letter.trace_id)
         if trace is not None:
             trace.dead_letters.append(letter.id)
-            trace.notes.append({"kind": "dead_letter", "time": time.time(), "step": letter.step,
-                                "letter": letter.id})
+            _note(trace, {"kind": "dead_letter", "time": time.time(), "step": letter.step,
+                          "letter": letter.id})
 
     def after_replay(self, letter: DeadLetter, event: Event) -> None:
         trace = self._traces.get(letter.trace_id)
         if trace is not None:
             trace.replayed.append(letter.id)
-            trace.notes.append({"kind": "replayed", "time": time.time(), "step": letter.step,
-                                "letter": letter.id, "edited": event.data != letter.data})
+            _note(trace, {"kind": "replayed", "time": time.time(), "step": letter.step,
+                          "letter": letter.id, "edited": event.data != letter.data})
 
     def after_cron_fired(self, step: str, scheduled: float, trace_id: str) -> None:
         trace = self._traces.get(trace_id)
@@ -222,6 +223,11 @@ class TraceStore(Hooks):
         while len(self._traces) > self.limit:
             for span in self._traces.popitem(last=False)[1].spans:
                 self._open.pop((span.step, span.event_id, span.attempt), None)
+
+
+def _note(trace: Trace, note: dict[str, Any]) -> None:
+    if len(trace.notes) < MAX_SPANS:  # a letter replayed in a loop must not eat memory
+        trace.notes.append(note)
 
 
 def _latest(trace: Trace, step: str) -> Span | None:

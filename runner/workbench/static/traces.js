@@ -97,6 +97,7 @@ const STORY_WORDS = {
   replayed: (item) => ["Replayed to ", h("strong", {}, item.step), item.edited ? " with edited data" : ""],
   done: () => ["Done: every step finished after the replay"],
   ok: () => ["Done: every step finished"],
+  running: () => ["Still running…"],
 };
 
 /** What happened, in order, when there is more to say than "it ran". */
