@@ -78,6 +78,9 @@ async def test_hovering_a_node_shows_its_description(page: Page, app: TestApp) -
     # Then its description shows, without a click
     assert await page.text("#node-tip .tip-description") == "Writes each payment into the ledger"
     assert await js(page, "document.querySelector('#details').hidden") is True
+    # (fully on screen, not cut off by the diagram's scrolling box)
+    assert await js(page, """(() => { const r = document.querySelector('#node-tip').getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= innerHeight && r.height > 30; })()""")
     await screenshot(page, "node-hover")
     # And the steps table says what each step does
     rows = await js(page, """[...document.querySelectorAll('.steps-table tbody tr')]
@@ -133,6 +136,7 @@ async def test_the_traces_filters_narrow_the_list(page: Page, app: TestApp) -> N
     assert toggle is not None and int(toggle[1]) >= 6
     tick_rows = "[...document.querySelectorAll('.trace-row')].filter((r) => r.textContent.includes('cron tick')).length"
     assert await js(page, tick_rows) == 0
+    await screenshot(page, "traces-filtered")
     await page.click("#cron-toggle")
     await page.wait_for(f"document.querySelectorAll('.trace-row').length >= {others + 6}")
     assert await js(page, tick_rows) >= 6
@@ -144,7 +148,6 @@ async def test_the_traces_filters_narrow_the_list(page: Page, app: TestApp) -> N
         s.value = 'chat'; s.dispatchEvent(new Event('change')); })()""")
     await page.wait_for("document.querySelectorAll('.trace-row').length === 1")
     assert await page.text(".trace-row td:nth-child(3)") == "post-message → store-message"
-    await screenshot(page, "traces-filtered")
     # When searching a trace id (any flow), Then that trace alone is listed
     chat_trace = await js(page, "document.querySelector('.trace-row').dataset.trace")
     await js(page, """(() => { const s = document.querySelector('#trace-flow');

@@ -129,10 +129,12 @@ export function renderFlows(root, route, { model }) {
     fill(tip, h("strong", {}, data.label), h("span", { class: "muted" }, ` ${data.kind === "step" ? `${data.type} step` : data.kind}`),
       data.trigger ? h("div", { class: "tip-trigger" }, data.trigger) : null,
       h("div", { class: "tip-description" }, data.description || h("span", { class: "muted" }, "No description in motia.yaml.")));
-    const box = node.getBoundingClientRect(), view = canvas.getBoundingClientRect();
-    tip.style.left = `${box.left - view.left + canvas.scrollLeft}px`;
-    tip.style.top = `${box.bottom - view.top + canvas.scrollTop + 6}px`;
+    // Fixed to the viewport, so the canvas's scrolling box never cuts it off.
+    const box = node.getBoundingClientRect();
     tip.hidden = false;
+    const below = box.bottom + 6 + tip.offsetHeight <= window.innerHeight;
+    tip.style.left = `${Math.max(4, Math.min(box.left, window.innerWidth - tip.offsetWidth - 4))}px`;
+    tip.style.top = `${below ? box.bottom + 6 : Math.max(4, box.top - tip.offsetHeight - 6)}px`;
   };
   svg.addEventListener("mouseover", showTip);
   svg.addEventListener("focusin", showTip);
@@ -151,11 +153,12 @@ export function renderFlows(root, route, { model }) {
         h("button", { type: "button", "aria-label": "Zoom in", onclick: () => userZoom((scale || 1) * 1.25) }, "+"))),
     legend(used),
     h("div", { class: "flow-layout" }, canvas, panel),
+    tip,
     stepsTable(model, steps, select));
   if (!graph.nodes.length) {
     fill(canvas, h("p", { class: "empty" }, "No steps to draw in this view."));
   } else {
-    fill(canvas, svg, tip);
+    fill(canvas, svg);
     zoom("fit");
   }
   setHash(); // a bare #/flows names the flow it opened on, so the address can be shared
