@@ -95,3 +95,23 @@ async def test_order_skips_a_number_that_never_came_after_the_gap_time() -> None
         assert gap_after(STEP) == 2 * 1.0 + 0.5 + 60.0
     finally:
         await leases.close()
+
+
+async def test_a_lingering_slot_is_given_back_at_shutdown() -> None:
+    from motia.compiler.ir import Concurrency as ConcurrencyRule
+    from motia.runner.delivery.flow.concurrency import Concurrency
+
+    store = MemoryStore()
+    leases = LeaseKeeper(store)
+    concurrency = Concurrency(STEP, ConcurrencyRule(1, "key"), leases)
+
+    async def run(d: Delivery) -> None:
+        return None
+
+    # Given a slot kept for the key's next event after a delivery finished
+    await concurrency(delivery({"key": "a"}), run)
+    assert leases.held == 1
+    assert await store.acquire_lease("work:concurrency:a:0", 5, owner="other") is False
+    # When the replica shuts down, then the slot is free at once for another replica
+    await leases.close()
+    assert await store.acquire_lease("work:concurrency:a:0", 5, owner="other") is True

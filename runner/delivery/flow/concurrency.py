@@ -73,6 +73,7 @@ class Concurrency:
         while idle:
             slot, timer = idle.pop()
             timer.cancel()
+            slot.parked = False
             if not slot.lost:
                 return slot
         return None
@@ -87,6 +88,7 @@ class Concurrency:
             self._release(slot)
             return
         self._busy.pop(key, None)
+        slot.parked = True
         timer = loop.call_later(LINGER, self._give_back, key, slot)
         self._idle.setdefault(key, []).append((slot, timer))
 
@@ -95,6 +97,7 @@ class Concurrency:
         self._idle[key] = [(s, t) for s, t in idle if s is not slot]
         if not self._idle[key]:
             del self._idle[key]
+        slot.parked = False
         self._release(slot)
 
     def _release(self, slot: Lease) -> None:
