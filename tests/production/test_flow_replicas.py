@@ -109,6 +109,14 @@ async def test_order_holds_per_key_through_a_killed_replica_and_closed_connectio
     log = project.root / "runs.jsonl"
     # When a replica is killed with SIGKILL mid-run and every broker connection is closed
     await eventually(lambda: len(_lines(log)) >= 30, timeout=30, what="30 runs")
+    workers = set(r2.workers())
+
+    def running_on_r2() -> bool:  # a run started there and not finished: it holds a lock
+        done = {(r["n"], r["pid"]) for r in _lines(log)}
+        return any(s["pid"] in workers and (s["n"], s["pid"]) not in done
+                   for s in _lines(project.root / "runs.jsonl.started"))
+
+    await eventually(running_on_r2, timeout=30, every=0.005, what="a run on r2")
     await r2.kill9()
     await close_all_connections(amqp_url)
     started = time.monotonic()
