@@ -154,3 +154,45 @@ async def test_the_embedded_default_keeps_a_delayed_event_across_a_restart(
         received = await app.wait_until(lambda: app.state.get("received", "kept"), timeout=15)
     # Then the event arrived when due, once, after the restart
     assert sent + 2.0 <= received < sent + 3.0
+
+
+ORDERED_YAML = """
+    version: 1
+    app: ordered
+    schemas:
+      Msg: {type: object, required: [chat, n], properties: {chat: {type: string}, n: {type: integer}}}
+    topics:
+      msg: {schema: Msg}
+    steps:
+      answer:
+        type: event
+        subscribes: [msg]
+        flow:
+          order: {key: chat}
+        handler: steps/answer.py
+"""
+ORDERED_FILES = {
+    "steps/answer.py": """
+        async def handler(data, ctx):
+            await ctx.state.set("answered", f"{data['chat']}-{data['n']}", True)
+            seen = await ctx.state.get("order", data["chat"]) or []
+            await ctx.state.set("order", data["chat"], [*seen, data["n"]])
+        """,
+}
+
+
+async def test_a_delayed_event_takes_its_place_in_order_when_it_is_published(
+    tmp_path: Path
+) -> None:
+    # Given a step that answers each chat's messages in publish order
+    project = write_project(tmp_path / "ordered", ORDERED_YAML, ORDERED_FILES)
+    async with TestApp(project) as app:
+        # When message 1 is published with a 1 s delay, then 2 and 3 at once
+        await app.emit("msg", {"chat": "c", "n": 1}, delay="1s")
+        await app.emit("msg", {"chat": "c", "n": 2})
+        await app.emit("msg", {"chat": "c", "n": 3})
+        # Then 2 and 3 do not wait for it: its place in the order is when it is published
+        await app.wait_until(lambda: app.state.get("answered", "c-3"), timeout=5)
+        assert await app.state.get("answered", "c-1") is None
+        await app.wait_until(lambda: app.state.get("answered", "c-1"), timeout=10)
+        assert await app.state.get("order", "c") == [2, 3, 1]
