@@ -196,3 +196,15 @@ async def test_a_delayed_event_takes_its_place_in_order_when_it_is_published(
         assert await app.state.get("answered", "c-1") is None
         await app.wait_until(lambda: app.state.get("answered", "c-1"), timeout=10)
         assert await app.state.get("order", "c") == [2, 3, 1]
+
+
+def test_the_blocking_harness_emits_with_a_delay(project: Path) -> None:
+    from motia.testing import SyncTestApp
+
+    # Given the blocking harness users get as the `motia_app` fixture
+    with SyncTestApp(project) as app:
+        sent = time.time()
+        # When an event is emitted with a delay, Then wait_for_topic waits until it was handled
+        app.emit("reminder.due", {"id": "sync"}, delay=0.5)
+        app.wait_for_topic("reminder.due", timeout=10)
+        assert app.state.get("received", "sync") >= sent + 0.5
