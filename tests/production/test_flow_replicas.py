@@ -4,7 +4,10 @@
   killed with SIGKILL and the broker connections are closed; none is lost, and the
   duplicates at-least-once delivery allows are counted and printed;
 - concurrency: the slot of a replica killed mid-run frees within seconds (its lease
-  runs out), not after the step's timeout; on Redis and on PostgreSQL.
+  runs out), not after the step's timeout; on Redis and on PostgreSQL;
+- the waiting count GET /__motia/api/flow gives is the app's, on either replica: exact
+  while events wait on both, 0 once they ran, and a killed replica's share is gone from
+  the store within seconds.
 Handlers append their runs to a file the test reads (one line per finished run).
 """
 
@@ -16,13 +19,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from motia.runner.bus.base import Event
 from motia.runner.bus.rabbitmq import RabbitMQBus
+from motia.runner.delivery.flow.gauge import GAUGE_TTL
 from motia.runner.delivery.leases import LEASE_TTL
 
-from ._cluster import STATE_URLS, Cluster, Project, close_all_connections, eventually
+from ._cluster import (
+    STATE_URLS,
+    Cluster,
+    Project,
+    Replica,
+    close_all_connections,
+    eventually,
+    open_store,
+)
 
 pytestmark = pytest.mark.services
 
@@ -34,7 +47,8 @@ YAML = """
       Job:
         type: object
         required: [key, n]
-        properties: {key: {type: string}, n: {type: integer}, sleep: {type: number}}
+        properties: {key: {type: string}, n: {type: integer}, sleep: {type: number},
+                     gate: {type: boolean}}
     topics:
       job: {schema: Job}
     flows:
@@ -53,11 +67,14 @@ FILES = {
         import asyncio, json, os, time
 
         LOG = os.path.join(os.path.dirname(__file__), "..", "runs.jsonl")
+        GATE = os.path.join(os.path.dirname(__file__), "..", "release")
 
         async def handler(data, ctx):
             start = time.time()
             with open(LOG + ".started", "a") as f:
                 f.write(json.dumps({"n": data["n"], "pid": os.getpid(), "start": start}) + "\\n")
+            while data.get("gate") and not os.path.exists(GATE):  # held until the test says
+                await asyncio.sleep(0.02)
             await asyncio.sleep(data.get("sleep", 0.02))
             line = {"key": data["key"], "n": data["n"], "start": start, "end": time.time(),
                     "pid": os.getpid()}
@@ -163,3 +180,74 @@ async def test_a_killed_replicas_concurrency_slot_frees_within_seconds(
     print(f"\nconcurrency ({state}): the slot of the killed replica was free again after "
           f"{waited:.1f} s (lease TTL {LEASE_TTL:g} s)")
     assert waited < LEASE_TTL + 6
+
+
+async def _flow_waiting(replica: Replica) -> int:
+    """What `GET /__motia/api/flow` on `replica` says waits on the step's concurrency rule."""
+    async with aiohttp.ClientSession() as session, \
+            session.get(replica.url + "/__motia/api/flow") as response:
+        assert response.status == 200, await response.text()
+        [rule] = (await response.json())["steps"]["work"]
+    assert rule["rule"] == "concurrency"
+    return int(rule["waiting"])
+
+
+async def _entries(project: Project) -> dict[str, set[str]]:
+    """replica id -> the events its entry in the shared store lists as waiting."""
+    async with open_store(project.app) as store:
+        return {replica: set(entry.get("work", {}))
+                for replica, entry in (await store.gauges()).items()}
+
+
+@pytest.mark.timeout(90)
+async def test_the_waiting_count_is_app_wide_and_a_killed_replicas_share_vanishes(
+    cluster: Cluster,
+) -> None:
+    # Given one slot for the whole step on two replicas, held by a gated event, and 6 more
+    # events that wait for it (deferred by whichever replica each comes to)
+    project = _project(cluster, "{concurrency: {limit: 1}}")
+    amqp_url = await cluster.vhost()
+    replicas = await cluster.start(project, 2, amqp_url=amqp_url)
+    await _publish(project, [{"key": "a", "n": 0, "gate": True}], amqp_url)
+    started = project.root / "runs.jsonl.started"
+    [holder] = await eventually(lambda: _lines(started), timeout=30, what="the gated run")
+    await _publish(project, [{"key": "a", "n": n} for n in range(1, 7)], amqp_url)
+
+    # Then both replicas have deferred some of them, and each says 6 wait, not its share
+    async def both_deferred() -> bool:
+        entries = await _entries(project)
+        return len(entries) == 2 and all(entries.values())
+
+    await eventually(both_deferred, timeout=20, what="events deferred on both replicas")
+    for replica in replicas:
+        await eventually(lambda r=replica: _flow_waiting(r), timeout=10, what="a count")
+        assert [await _flow_waiting(replica) for _ in range(3)] == [6, 6, 6]
+
+    # When the replica not running the gated event is killed with SIGKILL
+    [other] = [r for r in replicas if holder["pid"] not in r.workers()]
+    [survivor] = [r for r in replicas if r is not other]
+    await other.kill9()
+    killed = time.monotonic()
+    # Then its entry is gone from the store within seconds, and the survivor, which gets
+    # every waiting event now, still counts 6
+    async def one_entry() -> bool:
+        return len(await _entries(project)) == 1
+
+    await eventually(one_entry, timeout=15, every=0.1, what="the killed replica's entry gone")
+    vanished = time.monotonic() - killed
+    assert vanished < GAUGE_TTL + 3
+    await eventually(lambda: _flow_waiting(survivor), timeout=10, what="a count")
+    assert await _flow_waiting(survivor) == 6
+
+    # When the gate opens, every event runs, and then none waits
+    (project.root / "release").write_text("")
+    await eventually(lambda: len(_lines(project.root / "runs.jsonl")) >= 7, timeout=30,
+                     what="all 7 runs")
+
+    async def none_waiting() -> bool:
+        return await _flow_waiting(survivor) == 0 and not await _entries(project)
+
+    await eventually(none_waiting, timeout=10, what="nothing waiting")
+    assert sorted(r["n"] for r in _lines(project.root / "runs.jsonl")) == list(range(7))
+    print(f"\nflow waiting: 6 counted on each of 2 replicas; the killed replica's share gone "
+          f"after {vanished:.1f} s (gauge TTL {GAUGE_TTL:g} s)")
