@@ -197,7 +197,9 @@ def _find(app: App, name: str) -> Any:
         if step.name == name:
             return step
     auth = app.streams_auth  # runs in its own workers like a step, under a reserved name
-    return auth if auth is not None and auth.name == name else None
+    if auth is not None and auth.name == name:
+        return auth
+    return next((m for m in app.middlewares if m.name == name), None)  # the same
 
 
 def _mb(size: int) -> str:
