@@ -20,7 +20,7 @@ from motia.errors import CompileError, Diagnostic
 
 
 def check_handler(step: Step, root: Path, problems: Problems, *, require_file: bool,
-                  where: tuple[str, ...] | None = None) -> None:
+                  where: tuple[str | int, ...] | None = None) -> None:
     """File an error unless the step's handler file exists (when required) and defines
     its function. A missing file under `require_file=False` is for `--stubs` to write.
     `where` is the handler's place in motia.yaml (default: the step's `handler` key)."""
@@ -44,7 +44,7 @@ def check_handler(step: Step, root: Path, problems: Problems, *, require_file: b
 
 
 def _check_function(step: Step, file: Path, problems: Problems,
-                    where: tuple[str, ...] | None = None) -> None:
+                    where: tuple[str | int, ...] | None = None) -> None:
     assert step.handler is not None
     where = where or ("steps", step.name, "handler")
     found = _definitions(str(file), step.handler.language)
@@ -96,7 +96,7 @@ def _signature(step: Step) -> str:
 
 
 def _syntax_error(step: Step, error: tuple[int, int, str], problems: Problems,
-                  where: tuple[str, ...]) -> Diagnostic:
+                  where: tuple[str | int, ...]) -> Diagnostic:
     assert step.handler is not None
     line, col, text = error
     shown = os.path.normpath(os.path.join(os.path.dirname(problems.doc.file), step.handler.path))

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from motia._response import Response
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pyawait import Pending
-from motia.runner.workers._pylogger import Logger
+from motia.runner.workers._pylogger import Logger as Logger
 
 if TYPE_CHECKING:
     from motia.runner.workers.python_worker import Worker
@@ -38,12 +38,13 @@ class Headers(dict):  # type: ignore[type-arg]
     __slots__ = ()
 
     def __getitem__(self, name: str) -> str:
-        return dict.__getitem__(self, name.lower() if isinstance(name, str) else name)
+        value: str = dict.__getitem__(self, name.lower() if isinstance(name, str) else name)
+        return value
 
     def __contains__(self, name: object) -> bool:
         return dict.__contains__(self, name.lower() if isinstance(name, str) else name)
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return dict.get(self, name.lower() if isinstance(name, str) else name, default)
 
 
@@ -104,10 +105,10 @@ class State:
     def incr(self, group: str, key: str, by: float = 1) -> Any:
         return self._ctx._call(p.OP_STATE_INCR, [group, key, by])
 
-    def update(self, group: str, key: str, ops: list[dict[str, Any]]) -> Any:
+    def update(self, group: str, key: str, ops: Sequence[Any]) -> Any:
         """Apply `ops` (set, merge, increment, append, remove at a dotted path) atomically;
         the new value. docs/state.md has the rules."""
-        return self._ctx._call(p.OP_STATE_UPDATE, [group, key, ops])
+        return self._ctx._call(p.OP_STATE_UPDATE, [group, key, list(ops)])
 
     def list(self, group: str, prefix: str | None = None, limit: int = 100,
              cursor: str | None = None) -> Any:
@@ -138,7 +139,7 @@ class Stream:
     def get_group(self, group: str) -> Any:
         return self._ctx._call(p.OP_STREAM_GET_GROUP, [self.name, group])
 
-    def send(self, group: str, event: dict[str, Any]) -> Any:
+    def send(self, group: str, event: Mapping[str, Any]) -> Any:
         """Send `{"type", "data"}` to the group's subscribers; not stored."""
         return self._ctx._call(p.OP_STREAM_SEND, [self.name, group, event])
 
