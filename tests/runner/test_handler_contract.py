@@ -314,6 +314,33 @@ async def test_declared_responses_are_not_checked_in_run(tmp_path: Any) -> None:
         assert (res.status, res.json) == (200, {"id": "not-a-number"})
 
 
+async def test_declared_responses_are_checked_in_dev(tmp_path: Any) -> None:
+    source = write_project(tmp_path, YAML, FILES)
+    async with TestApp(source, dev=True) as dev:  # what `motia dev` runs with
+        res = await dev.request("GET", "/declared/py")
+        assert (res.status, res.json["error"]["type"]) == (500, "ResponseSchemaError")
+
+
+async def test_a_load_error_shows_no_file_path_to_the_client_in_run(tmp_path: Any) -> None:
+    source = write_project(tmp_path, """
+        version: 1
+        app: load-error
+        steps:
+          broken: {type: api, method: GET, path: /broken, handler: steps/broken.py}
+    """, {"steps/broken.py": "import no_such_module_xyz\n\nasync def handler(req, ctx):\n"
+                             "    return {'status': 200}\n"})
+    async with TestApp(source) as app:
+        res = await app.request("GET", "/broken")
+        assert res.status == 502
+        eid = res.json["error"]["id"]
+        assert res.json["error"] == {
+            "type": "HandlerLoadError", "id": eid,
+            "message": f"step 'broken' failed; see the server log for error id {eid}"}
+        (line,) = [r.msg for r in app.logs if isinstance(r.data, dict)
+                   and r.data.get("error_id") == eid]
+        assert "steps/broken.py" in line and "no_such_module_xyz" in line
+
+
 # --- a forgotten await ------------------------------------------------------------------------
 
 
