@@ -367,7 +367,10 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
 def _headers(headers: Any) -> dict[str, str]:
     """Lower-cased names (the workers look them up case-insensitively); a repeated header
     is joined with ", " as RFC 9110 allows, rather than keeping only one of its values."""
-    out: dict[str, str] = {}
+    out = {name.lower(): value for name, value in headers.items()}
+    if len(out) == len(headers):  # the common case: no name repeated
+        return out
+    out = {}
     for name, value in headers.items():
         key = name.lower()
         out[key] = f"{out[key]}, {value}" if key in out else value

@@ -26,14 +26,17 @@ Warn = Callable[[int, str], None]
 class Pending:
     """An awaitable call result; warns when it is never awaited (see the module docstring)."""
 
-    __slots__ = ("_future", "_inv", "_site", "_warn", "_what", "awaited")
+    __slots__ = ("_detail", "_future", "_inv", "_op", "_site", "_warn", "awaited")
 
-    def __init__(self, future: asyncio.Future[Any], what: str, inv_id: int, warn: Warn) -> None:
+    def __init__(self, future: asyncio.Future[Any], op: str, detail: Any, inv_id: int,
+                 warn: Warn) -> None:
+        # only cheap references here (every ctx call makes one); text is made on a warning
         self._future = future
-        self._what = what
+        self._op = op
+        self._detail = detail
         self._inv = inv_id
         self._warn = warn
-        self._site = call_site()
+        self._site = _caller()
         self.awaited = False
 
     def __await__(self) -> Generator[Any, None, Any]:
@@ -65,17 +68,19 @@ class Pending:
             pass
 
     def __repr__(self) -> str:
-        return f"{self._what} at {self._site}"
+        what = f"{self._op}({self._detail!r})" if self._detail is not None else f"{self._op}()"
+        file, line = self._site
+        return f"{what} at {_relative(file)}:{line}"
 
 
-def call_site() -> str:
-    """`file:line` of the handler code that made the call: the first frame outside Motia."""
+def _caller() -> tuple[str, int]:
+    """(file, line) of the handler code that made the call: the first frame outside Motia."""
     frame = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename.startswith(_OURS):
         frame = frame.f_back  # type: ignore[assignment]
     if frame is None:
-        return "?"
-    return f"{_relative(frame.f_code.co_filename)}:{frame.f_lineno}"
+        return "?", 0
+    return frame.f_code.co_filename, frame.f_lineno
 
 
 _OURS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from motia.runner.workers.python_worker import Worker
 
 
+#: how a warning names each call: `ctx.state.get`
+_NAMES = {op: f"ctx.{op}" for op in p.OPS}
+
+
 class Headers(dict):  # type: ignore[type-arg]
     """Request headers: names are stored lower case and looked up in any case."""
 
@@ -182,7 +186,7 @@ class Next:
         call = worker.call(ctx._id, p.OP_NEXT, [])
         out: asyncio.Future[Any] = worker.loop.create_future()
         call.add_done_callback(lambda done: _settle(out, done))
-        return Pending(out, "next()", ctx._id, worker.warn)
+        return Pending(out, "next", None, ctx._id, worker.warn)
 
 
 def _response(value: dict[str, Any]) -> Response:
@@ -244,12 +248,13 @@ class Context:
         result = worker.emit(self, event["topic"], event.get("data"), event.get("id"))
         if threading.get_ident() != worker.loop_thread:
             return result
-        return Pending(result, f"ctx.emit({event['topic']!r})", self._id, worker.warn)
+        return Pending(result, "ctx.emit", event["topic"], self._id, worker.warn)
 
     def _call(self, op: str, args: list[Any]) -> Any:
         worker = self._worker
         if threading.get_ident() == worker.loop_thread:
-            return Pending(worker.call(self._id, op, args), f"ctx.{op}()", self._id, worker.warn)
+            return Pending(worker.call(self._id, op, args), _NAMES[op], None, self._id,
+                           worker.warn)
         return worker.call_from_thread(self._id, op, args)
 
     def __repr__(self) -> str:
