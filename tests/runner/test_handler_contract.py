@@ -270,6 +270,20 @@ async def test_headers_are_case_insensitive_and_repeated_query_params_are_lists(
     assert res.json["query"] == {"tag": ["solo"]}  # the schema says array: a list of one
 
 
+async def test_a_repeated_header_reads_as_its_values_joined(app: TestApp) -> None:
+    import asyncio
+    from urllib.parse import urlsplit
+
+    url = urlsplit(app.url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(b"GET /echo/py HTTP/1.1\r\nHost: x\r\nX-Custom-Header: a\r\n"
+                 b"x-custom-header: b\r\nConnection: close\r\n\r\n")
+    response = await reader.read()
+    writer.close()
+    body = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    assert body["custom"] == "a, b"
+
+
 # --- the one response rule --------------------------------------------------------------------
 
 SHAPES = ('return Response(status, body, headers) (from motia import Response) or a dict '
