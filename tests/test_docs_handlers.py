@@ -103,5 +103,6 @@ def test_the_readme_links_the_manual_and_only_files_that_exist() -> None:
     # Then each names a file or folder of the repository, and the first screen links the manual
     assert sorted(link for link in links if not (REPO / link).exists()) == []
     first_screen = "\n".join(text.splitlines()[:30])
-    for page in ("docs/handlers.md", "docs/motia-yaml.md", "docs/production.md"):
+    for page in ("docs/handlers.md", "docs/testing.md", "docs/motia-yaml.md",
+                 "docs/production.md"):
         assert f"({page})" in first_screen, page
