@@ -3,7 +3,8 @@
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
 streams a step writes are declared, the `streams_auth` and middleware handlers exist,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
-handler files exist and define their function. Warnings (the project still compiles): a topic nobody subscribes
+handler files exist and define their function, flow-control keys name properties of the
+subscribed topics' schemas. Warnings (the project still compiles): a topic nobody subscribes
 to, a step in no flow, a stream no step writes, a state group only read (state_groups.py),
 steps that trigger each other in a cycle.
 """
@@ -18,6 +19,7 @@ from motia.compiler._middleware import handler_entry, middleware_handler
 from motia.compiler._middleware import locations as middleware_locations
 from motia.compiler._problems import Problems
 from motia.compiler.cron import check_cron, check_timezone
+from motia.compiler.flowcontrol import check_flow_keys
 from motia.compiler.ir import MIDDLEWARE_PREFIX, App, JSONSchema, Step, Topic
 from motia.compiler.keypaths import KeyPath, check_in_schema, parse_key_path
 from motia.compiler.resolve import parse_handler
@@ -44,6 +46,7 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
             _check_schedule(step, problems)
         if step.idempotency is not None and step.idempotency.key is not None:
             _check_idempotency_key(app, step, step.idempotency.key, problems)
+        check_flow_keys(app, step, problems)
         check_handler(step, Path(app.root), problems, require_file=require_handlers)
     if app.streams_auth is not None:
         check_handler(app.streams_auth, Path(app.root), problems,

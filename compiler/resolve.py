@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar, cast, get_args
 from motia.compiler._middleware import Middlewares, resolve_cors
 from motia.compiler._problems import Problems
 from motia.compiler._refs import SchemaResolver
+from motia.compiler.flowcontrol import resolve_flow_control
 from motia.compiler.ir import (
     API_DEFAULT_KEY,
     DONE_TTL,
@@ -148,6 +149,8 @@ class _Resolver:
             concurrency=execution.concurrency,
             memory=execution.memory,
             idempotency=self._idempotency(kind, raw, path),
+            flow_control=resolve_flow_control(raw.get("flow"), path, self.problems.error)
+            if kind == "event" else None,
         )
         if kind == "api":
             return self._api(step, raw, path)

@@ -134,6 +134,7 @@ class _AdminApi:
             ("POST", "/emit", self.emit),
             ("GET", "/cron", self.cron),
             ("POST", "/cron/{step}/run", self.cron_run),
+            ("GET", "/flow", self.flow),
         ]
 
     # --- app ---------------------------------------------------------------------------
@@ -152,6 +153,21 @@ class _AdminApi:
                     seen.add((route.method, path))
                     admin.append({"method": route.method, "path": path})
         return _json({"app": self.rt.app.name, "admin": admin, "endpoints": describe(self.rt.app)})
+
+    async def flow(self, request: web.Request) -> web.Response:
+        """Each step's flow-control rules in words and the events waiting on each now."""
+        from motia.compiler.flowcontrol import describe
+
+        waiting = self.rt.flow_waiting.counts()
+        steps = {}
+        for step in self.rt.app.steps:
+            if step.flow_control is None:
+                continue
+            rules = [name for name, _ in step.flow_control.rules()]
+            steps[step.name] = [
+                {"rule": rule, "text": text, "waiting": waiting.get(step.name, {}).get(rule, 0)}
+                for rule, text in zip(rules, describe(step.flow_control), strict=True)]
+        return _json({"steps": steps})
 
     async def health(self, request: web.Request) -> web.Response:
         config = self.rt.config

@@ -32,6 +32,7 @@ from motia.runner._fasthooks import FastHookSet
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
+from motia.runner.delivery.flow.waiting import FlowWaiting
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.log import DeliveryLog
 from motia.runner.delivery.pipeline import DeliveryServices
@@ -84,6 +85,10 @@ class Runtime:
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
         self.hooks.add(DeliveryLog(self.logger))
+        #: events each flow-control rule holds back now (the Workbench and /api/flow)
+        self.flow_waiting = FlowWaiting()
+        if any(step.flow_control for step in app.steps):  # else it would only cost time
+            self.hooks.add(self.flow_waiting)
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
