@@ -7,6 +7,9 @@ Client frames (JSON text): `{"subscribe": {"stream", "group", "id"?, "since"?}}`
 `{"error": {"status", "type", "message"}, "subscribe": ...}` answers a refused or
 malformed request and the connection stays open. A client that falls too far behind is
 closed with code 1008 and the reason (see _outbox.py).
+
+Change frames are written to the socket as prebuilt bytes (_wire.py), the same bytes for
+every subscriber; that is why the endpoint never negotiates permessage-deflate.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from aiohttp import WSMsgType, web
 from motia.errors import StreamError
 from motia.runner.streams._frames import subscription_of
 from motia.runner.streams._outbox import Outbox, Overflow
+from motia.runner.streams._wire import Frame
 from motia.runner.streams.auth import StreamsAuth
 from motia.runner.streams.hub import StreamHub, Subscription
 from motia.runner.streams.items import encode
@@ -33,15 +37,40 @@ CLOSE_TOO_SLOW = 1008
 #: seconds a cut-off client has to read its close frame before the socket is dropped
 CLOSE_GRACE = 10.0
 _HEARTBEAT = 30.0
+#: bytes waiting in the socket's buffer past which frames queue in the outbox instead
+HIGH_WATER = 64 * 1024
 
 Key = tuple[str, str, str | None]
+
+
+class _Sink:
+    """Writes frames to one WebSocket: straight to its transport while it keeps up."""
+
+    __slots__ = ("transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        self.ws, self.transport = ws, transport
+
+    def write_now(self, frame: Frame) -> bool:
+        transport = self.transport
+        if transport.is_closing() or transport.get_write_buffer_size() > HIGH_WATER:
+            return False
+        # A whole frame in one write: aiohttp writes its own (ping, close) whole too, so
+        # frames never interleave.
+        transport.write(frame.websocket)
+        return True
+
+    async def write(self, frame: Frame) -> None:
+        await self.ws.send_frame(frame.payload, WSMsgType.TEXT)  # waits while paused
 
 
 class _Connection:
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: StreamHub,
                  auth: StreamsAuth) -> None:
         self.ws, self.request, self.hub, self.auth = ws, request, hub, auth
-        self.outbox = Outbox(ws.send_str)
+        transport = request.transport
+        assert transport is not None, "the WebSocket is prepared"
+        self.outbox = Outbox(_Sink(ws, transport))
         self.subs: dict[Key, Subscription] = {}
 
     async def serve(self) -> None:
@@ -128,7 +157,8 @@ class _Connection:
 
 async def serve_websocket(request: web.Request, hub: StreamHub,
                           auth: StreamsAuth) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT, max_msg_size=MAX_CLIENT_FRAME)
+    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT, max_msg_size=MAX_CLIENT_FRAME,
+                               compress=False)
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="this is the streams WebSocket endpoint: connect with a "
                                       "WebSocket client (or use GET /__motia/streams/{stream}/"
