@@ -39,6 +39,8 @@ CLOSE_GRACE = 10.0
 _HEARTBEAT = 30.0
 #: bytes waiting in the socket's buffer past which frames queue in the outbox instead
 HIGH_WATER = 64 * 1024
+#: the longest pause between looks at a backed-up socket's buffer (seconds)
+DRAIN_POLL = 0.02
 
 Key = tuple[str, str, str | None]
 
@@ -61,7 +63,14 @@ class _Sink:
         return True
 
     async def write(self, frame: Frame) -> None:
-        await self.ws.send_frame(frame.payload, WSMsgType.TEXT)  # waits while paused
+        """Wait until the socket's buffer is below the mark, then write: it holds at most
+        HIGH_WATER plus one frame, whatever the client does."""
+        pause = 0.002
+        while not self.write_now(frame):
+            if self.transport.is_closing():
+                raise ConnectionResetError("the client went away")
+            await asyncio.sleep(pause)  # only connections that fell behind ever wait here
+            pause = min(pause * 2, DRAIN_POLL)
 
 
 class _Connection:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from motia.compiler import compile_project
@@ -25,6 +28,21 @@ from motia.runner.streams._outbox import Outbox
 from motia.runner.streams._wire import Frame
 from motia.runner.streams.hub import StreamHub, Subscription
 from motia.runner.streams.items import StreamItems
+
+
+def root_conftest() -> ModuleType:
+    """tests/conftest.py (require_service, the service URLs), whichever `conftest` pytest
+    imported last; loaded under the name tests/runner/state/_state_backends.py uses."""
+    module = sys.modules.get("tests.conftest")
+    if module is None:
+        path = Path(__file__).resolve().parents[2] / "conftest.py"
+        spec = importlib.util.spec_from_file_location("tests.conftest", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["tests.conftest"] = module
+        spec.loader.exec_module(module)
+    return module
+
 
 KINDS = ["memory", "rabbitmq", "redis", "postgres"]
 #: the store each fan-out runs beside, and the services the pair needs

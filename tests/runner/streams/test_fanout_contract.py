@@ -13,20 +13,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import AMQP_URL, POSTGRES_URL, REDIS_URL, require_service
 
 from motia.runner.streams import _log
 from motia.runner.streams.postgres import INLINE
 
-from ._fanouts import KINDS, SERVICES, Replicas, until
+from ._fanouts import KINDS, SERVICES, Replicas, root_conftest, until
 
-URLS = {"rabbitmq": AMQP_URL, "redis": REDIS_URL, "postgres": POSTGRES_URL}
+_ROOT = root_conftest()
+REDIS_URL, POSTGRES_URL = _ROOT.REDIS_URL, _ROOT.POSTGRES_URL
+URLS = {"rabbitmq": _ROOT.AMQP_URL, "redis": REDIS_URL, "postgres": POSTGRES_URL}
 
 
 @pytest.fixture(params=KINDS)
 async def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Replicas]:
     for service in SERVICES[request.param]:
-        require_service(service)
+        _ROOT.require_service(service)
     cluster = Replicas(request.param, tmp_path, URLS)
     try:
         yield await cluster.start()
