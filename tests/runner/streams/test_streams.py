@@ -270,3 +270,23 @@ async def test_off_loopback_streams_auth_decides_without_the_token(
     assert allowed["op"] == "snapshot"
     assert refused[0] == 403
     assert (refused[1]["type"], refused[1]["message"]) == ("Forbidden", "refused by streams_auth")
+
+
+async def test_the_example_app_pushes_each_orders_status_as_the_flow_runs(
+        repo: Path, node: str) -> None:
+    order = {"customer": "ada@example.com", "currency": "EUR",
+             "items": [{"sku": "book", "quantity": 2, "price": 1250}]}
+    async with TestApp(repo / "motia.yaml") as app:
+        # Given an order just placed (the README's curl, in Python)
+        res = await app.request("POST", "/orders", json=order)
+        assert res.status == 201
+        events = sse(app.url, "orders", res.json["id"])
+        _, snapshot = await events.__anext__()
+        statuses = [item["data"]["status"] for item in snapshot["items"]]
+        # When the flow charges and pays it, Then the watcher sees each status in order
+        while statuses[-1:] != ["paid"]:
+            _, change = await asyncio.wait_for(events.__anext__(), 30)
+            statuses.append(change["data"]["status"])
+        await events.aclose()
+    assert statuses == ["placed", "charged", "paid"][-len(statuses):]
+    assert snapshot["items"][0]["id"] == "status"
