@@ -132,7 +132,12 @@ async def clients(url: str, count: int, subscribe: str, updates: int, rounds: in
         done[0] = 0
         finished[0] = loop.create_future()
         _say({"ready": count})
-        await finished[0]
+        try:
+            await asyncio.wait_for(asyncio.shield(finished[0]), 120)
+        except TimeoutError:
+            behind = sorted(r.expected for r in readers if r.expected)
+            _say({"stuck": f"{len(behind)} sockets still wait for messages: {behind[:20]}"})
+            return
         latencies.sort()
         _say({"last": max(r.last for r in readers), "p50": _pct(latencies, 0.5),
               "p99": _pct(latencies, 0.99), "received": len(latencies)})
@@ -171,6 +176,8 @@ class _Clients:
         if not raw:
             raise RuntimeError(f"the client process ended (exit {await self.process.wait()})")
         found: dict = json.loads(raw)
+        if "stuck" in found:
+            raise RuntimeError(f"the clients got stuck: {found['stuck']}")
         return found
 
     async def stop(self) -> None:
