@@ -8,8 +8,9 @@ Client frames (JSON text): `{"subscribe": {"stream", "group", "id"?, "since"?}}`
 malformed request and the connection stays open. A client that falls too far behind is
 closed with code 1008 and the reason (see _outbox.py).
 
-Change frames are written to the socket as prebuilt bytes (_wire.py), the same bytes for
-every subscriber; that is why the endpoint never negotiates permessage-deflate.
+Change frames are written to the socket as prebuilt bytes (_wire.py, _wssink.py), the
+same bytes for every subscriber; that is why the endpoint never negotiates
+permessage-deflate.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from aiohttp import WSMsgType, web
 from motia.errors import StreamError
 from motia.runner.streams._frames import subscription_of
 from motia.runner.streams._outbox import Outbox, Overflow
-from motia.runner.streams._wire import Frame
+from motia.runner.streams._wssink import WebSocketSink
 from motia.runner.streams.auth import StreamsAuth
 from motia.runner.streams.hub import StreamHub, Subscription
 from motia.runner.streams.items import encode
@@ -37,40 +38,8 @@ CLOSE_TOO_SLOW = 1008
 #: seconds a cut-off client has to read its close frame before the socket is dropped
 CLOSE_GRACE = 10.0
 _HEARTBEAT = 30.0
-#: bytes waiting in the socket's buffer past which frames queue in the outbox instead
-HIGH_WATER = 64 * 1024
-#: the longest pause between looks at a backed-up socket's buffer (seconds)
-DRAIN_POLL = 0.02
 
 Key = tuple[str, str, str | None]
-
-
-class _Sink:
-    """Writes frames to one WebSocket: straight to its transport while it keeps up."""
-
-    __slots__ = ("transport", "ws")
-
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
-        self.ws, self.transport = ws, transport
-
-    def write_now(self, frame: Frame) -> bool:
-        transport = self.transport
-        if transport.is_closing() or transport.get_write_buffer_size() > HIGH_WATER:
-            return False
-        # A whole frame in one write: aiohttp writes its own (ping, close) whole too, so
-        # frames never interleave.
-        transport.write(frame.websocket)
-        return True
-
-    async def write(self, frame: Frame) -> None:
-        """Wait until the socket's buffer is below the mark, then write: it holds at most
-        HIGH_WATER plus one frame, whatever the client does."""
-        pause = 0.002
-        while not self.write_now(frame):
-            if self.transport.is_closing():
-                raise ConnectionResetError("the client went away")
-            await asyncio.sleep(pause)  # only connections that fell behind ever wait here
-            pause = min(pause * 2, DRAIN_POLL)
 
 
 class _Connection:
@@ -79,7 +48,7 @@ class _Connection:
         self.ws, self.request, self.hub, self.auth = ws, request, hub, auth
         transport = request.transport
         assert transport is not None, "the WebSocket is prepared"
-        self.outbox = Outbox(_Sink(ws, transport))
+        self.outbox = Outbox(WebSocketSink(ws, transport))
         self.subs: dict[Key, Subscription] = {}
 
     async def serve(self) -> None:
