@@ -15,6 +15,7 @@ under all of them at once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import time
@@ -26,22 +27,28 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from motia.compiler.ir import App, Step
+from motia.compiler.units import format_duration
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, ReplayRefused, UsageError
 from motia.runner._fasthooks import FastHookSet
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
+from motia.runner.delivery.flow.waiting import FlowWaiting
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.log import DeliveryLog
 from motia.runner.delivery.pipeline import DeliveryServices
 from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import DeadLetter, StateStore
-from motia.runner.topics import TopicSchemas
+from motia.runner.topics import TopicSchemas, summary
 from motia.runner.tracing import TraceStore
 from motia.runner.workers.api import Emit, InvocationContext, InvocationResult
 
 Closer = Callable[[float], Awaitable[None]]
+
+
+UNCHANGED: Any = object()
+"""`Runtime.replay`'s default: replay the dead letter's data as it is."""
 
 
 class EventRejected(EmitError):
@@ -79,6 +86,10 @@ class Runtime:
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
         self.hooks.add(DeliveryLog(self.logger))
+        #: events each flow-control rule holds back now (the Workbench and /api/flow)
+        self.flow_waiting = FlowWaiting()
+        if any(step.flow_control for step in app.steps):  # else it would only cost time
+            self.hooks.add(self.flow_waiting)
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
@@ -336,15 +347,18 @@ class Runtime:
         topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
                         event_id=e.id or emitted_id(ctx.event_id, step.name, n),
-                        validated_by=topics)
+                        validated_by=topics,
+                        delayed_until=None if e.delay is None else time.time() + e.delay)
                   for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None
             await self.bus.publish(events)
         return events
 
-    async def emit(self, topic: str, data: Any, trace_id: str | None = None) -> Event:
-        """Publish an event from outside any step (`motia emit`, the test harness)."""
+    async def emit(self, topic: str, data: Any, trace_id: str | None = None,
+                   delay: float | None = None) -> Event:
+        """Publish an event from outside any step (`motia emit`, the test harness), `delay`
+        seconds from now when given (kept in the store until then)."""
         if topic not in self.topics:
             known = ", ".join(self.topics.names()) or "none"
             raise EventRejected(f"unknown topic {topic!r}; declared topics: {known}")
@@ -355,10 +369,12 @@ class Runtime:
                 errors,
             )
         event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
-                      validated_by=self.topics)
+                      validated_by=self.topics,
+                      delayed_until=None if not delay else time.time() + delay)
         assert self.bus is not None
         await self.bus.publish([event])
-        self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,
+        later = "" if not delay else f", delayed {format_duration(delay)}"
+        self.logger.info(f"event emitted on {topic}{later}", trace_id=event.trace_id,
                          event_id=event.event_id)
         return event
 
@@ -366,28 +382,69 @@ class Runtime:
         assert self.store is not None
         return await self.store.dead_letters(step)
 
-    async def replay(self, letter_id: str) -> Event | None:
+    async def replay(self, letter_id: str, data: Any = UNCHANGED) -> Event | None:
         """Send one dead letter back to its step (a cron tick runs again here); None when
-        there is no such letter. ReplayRefused, the letter kept, when it cannot be."""
+        there is no such letter. ReplayRefused, the letter kept, when it cannot be.
+
+        `data`, when given, replaces the event's data (a fix made in the Workbench): it is
+        checked against the topic's schema first, EventRejected (the letter kept) when it
+        breaks it."""
         assert self.store is not None and self.bus is not None
         letter = await self.store.take_dead_letter(letter_id)
         if letter is None:
             return None
         try:
             step = self.app.step(letter.step)
+            sent = self._edited(letter, step, data)
+            event = self.ticks.replay(sent) if step.type == "cron" else (
+                await self.bus.replay(sent))
         except KeyError:
             await self.store.add_dead_letter(letter)
             raise ReplayRefused(f"dead letter {letter_id}: step {letter.step!r} is no longer "
                                 "in motia.yaml; it was kept") from None
-        try:
-            event = self.ticks.replay(letter) if step.type == "cron" else (
-                await self.bus.replay(letter))
         except BaseException:
             await self.store.add_dead_letter(letter)  # never lose it
             raise
-        self.logger.info(f"dead letter {letter_id} replayed to step {letter.step}",
+        self.hooks.after_replay(letter, event)
+        edited = " with edited data" if data is not UNCHANGED else ""
+        self.logger.info(f"dead letter {letter_id} replayed to step {letter.step}{edited}",
                          step=letter.step, trace_id=event.trace_id, event_id=event.event_id)
         return event
+
+    def _edited(self, letter: DeadLetter, step: Step, data: Any) -> DeadLetter:
+        """`letter` with `data` as its event's data, once the topic's schema accepts it."""
+        if data is UNCHANGED:
+            return letter
+        if step.type == "cron" or letter.raw is not None:
+            what = "a cron tick" if step.type == "cron" else "an unreadable message"
+            raise ReplayRefused(f"dead letter {letter.id} holds {what}: it has no event data "
+                                "to edit; replay it as it is")
+        errors = self.topics.violations(letter.topic, data)
+        if errors:
+            raise EventRejected(f"the edited data does not match the schema of topic "
+                                f"{letter.topic!r}: {summary(errors)}", errors)
+        return dataclasses.replace(letter, data=data)
+
+    async def delete_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """Drop a dead letter for good (its event is not run again); None when unknown."""
+        assert self.store is not None
+        letter = await self.store.take_dead_letter(letter_id)
+        if letter is not None:
+            self.logger.warn(f"dead letter {letter_id} of step {letter.step} deleted",
+                             step=letter.step, trace_id=letter.trace_id,
+                             event_id=letter.event_id)
+        return letter
+
+    async def run_cron(self, name: str, key: str) -> str | None:
+        """Fire one tick of cron step `name` now, as the schedule would: through the same
+        lease (so of several replicas asked with the same `key`, one fires) and the same
+        pipeline. The tick's trace id, or None when another replica took that lease."""
+        from motia.runner.scheduler import fire_now
+
+        step = self.app.step(name)  # KeyError: the caller names the step
+        assert self.store is not None
+        return await fire_now(step, key, store=self.store, ticks=self.ticks, hooks=self.hooks,
+                              logger=self.logger, scheduler=self.scheduler)
 
     async def replay_all(self, step: str | None = None) -> tuple[list[str], dict[str, str]]:
         """Replay every dead letter (of `step`): the ids replayed, and {id: why} of those

@@ -47,6 +47,12 @@ class Hooks:
 
     def after_dead_letter(self, letter: DeadLetter) -> None: ...
 
+    def after_replay(self, letter: DeadLetter, event: Event) -> None:
+        """A dead letter was sent back to its step as `event` (a new first attempt)."""
+
+    def after_delay_fired(self, event: Event, late: float) -> None:
+        """A delayed event (`ctx.emit({..., "delay"})`) was published, `late` s after due."""
+
     def after_worker_started(self, step: str, pid: int) -> None: ...
 
     def after_worker_exited(self, step: str, pid: int, reason: str) -> None: ...
@@ -97,11 +103,17 @@ class HookSet(Hooks):
     def after_dead_letter(self, *a: Any) -> None:
         self._call("after_dead_letter", *a)
 
+    def after_replay(self, *a: Any) -> None:
+        self._call("after_replay", *a)
+
     def after_skip(self, *a: Any) -> None:
         self._call("after_skip", *a)
 
     def after_defer(self, *a: Any) -> None:
         self._call("after_defer", *a)
+
+    def after_delay_fired(self, *a: Any) -> None:
+        self._call("after_delay_fired", *a)
 
     def after_worker_started(self, *a: Any) -> None:
         self._call("after_worker_started", *a)
