@@ -66,7 +66,7 @@ def test_mermaid_draws_the_stream_beside_the_steps_that_write_it() -> None:
     assert 'r_orders[("orders")]:::stream' in lines
     assert [line for line in lines if line.endswith("-.-> r_orders")] == [
         f"s_{step.replace('-', '_')} -.-> r_orders" for step in WRITERS]
-    assert "classDef stream fill:#e6f6ef,stroke:#1e7a4f" in lines
+    assert any(line.startswith("classDef stream ") for line in lines)
 
 
 def test_html_lists_each_stream_its_item_schema_and_writers() -> None:
