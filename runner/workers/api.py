@@ -13,6 +13,7 @@ Payload by step type:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,10 @@ class InvocationContext:
     event_id: str
     attempt: int = 1
     topic: str | None = None
+    #: a middleware's `next()`: runs the rest of the chain, returns the response as
+    #: {"status", "body", "headers"} (None: not a middleware invocation)
+    next: Callable[[], Awaitable[dict[str, Any]]] | None = field(
+        default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
