@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from motia.runner.bus.base import Event
 
 #: a deferred event still counts this long after it was due back (seconds)
-GRACE = 1.0
+GRACE = 2.0
 RULES = ("order", "debounce", "concurrency", "rate")
 
 
