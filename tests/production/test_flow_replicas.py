@@ -14,6 +14,7 @@ Handlers append their runs to a file the test reads (one line per finished run).
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -172,6 +173,12 @@ async def _entries(project: Project, state: str) -> dict[str, set[str]]:
                 for replica, entry in (await store.gauges()).items()}
 
 
+def _share(entries: dict[str, set[str]], replica: Replica) -> set[str] | None:
+    """`replica`'s entry among `entries` (named `<host>-<pid>-<random>`), None if it has none."""
+    prefix = f"{socket.gethostname()}-{replica.pid}-"
+    return next((mine for name, mine in entries.items() if name.startswith(prefix)), None)
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("state", ["redis", "postgres"])
 async def test_a_killed_replicas_concurrency_slot_frees_within_seconds_and_waits_are_counted(
@@ -189,12 +196,14 @@ async def test_a_killed_replicas_concurrency_slot_frees_within_seconds_and_waits
     [holder] = await eventually(lambda: _lines(started), timeout=30, what="the held run")
     await _publish(project, [{"key": "a", "n": n} for n in range(1, 7)], amqp_url, state)
     [owner] = [r for r in replicas if holder["pid"] in r.workers()]
-    bystander, survivor = [r for r in replicas if r is not owner]
+    others = [r for r in replicas if r is not owner]
 
     # Then several replicas deferred some of them, and each replica counts all 6 (the
     # app's count, not its own share)
     async def deferred_on_several() -> bool:
-        return sum(bool(mine) for mine in (await _entries(project, state)).values()) >= 2
+        entries = await _entries(project, state)
+        return sum(bool(mine) for mine in entries.values()) >= 2 and any(
+            _share(entries, r) for r in others)
 
     await eventually(deferred_on_several, timeout=20, what="events deferred on 2 replicas")
 
@@ -205,15 +214,17 @@ async def test_a_killed_replicas_concurrency_slot_frees_within_seconds_and_waits
     for replica in replicas:
         assert [await _flow_waiting(replica) for _ in range(3)] == [6, 6, 6], replica.name
 
-    # When a replica not holding the slot is killed with SIGKILL
+    # When a replica not holding the slot, with events waiting in its share, is killed
+    entries = await _entries(project, state)
+    bystander, survivor = sorted(others, key=lambda r: not _share(entries, r))
     await bystander.kill9()
     killed = time.monotonic()
     # Then its entry is gone from the store within seconds, and the others, which get every
     # waiting event now, still count 6
-    async def two_entries() -> bool:
-        return len(await _entries(project, state)) == 2
+    async def share_gone() -> bool:
+        return _share(await _entries(project, state), bystander) is None
 
-    await eventually(two_entries, timeout=15, every=0.1, what="the killed replica's entry gone")
+    await eventually(share_gone, timeout=15, every=0.1, what="the killed replica's entry gone")
     vanished = time.monotonic() - killed
     assert vanished < GAUGE_TTL + 3
     assert [await _flow_waiting(r) for r in (owner, survivor)] == [6, 6]

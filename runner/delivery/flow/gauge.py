@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 from typing import Any
 
 from motia.runner.delivery.flow.waiting import FlowWaiting, merge
@@ -35,7 +36,9 @@ class WaitingGauge:
         self.waiting = waiting
         self.every = every
         self.ttl = ttl
-        self.replica = os.urandom(8).hex()
+        #: this replica's name in the store: host and pid, readable by an operator (and a
+        #: test), plus a random tail so a reused pid never takes over a stale entry
+        self.replica = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
         self._generation = -1  # of this replica's newest entry (numbers never repeat)
         self._live = False  # an entry of this replica is in the store
         self._task: asyncio.Task[None] | None = None
