@@ -393,11 +393,18 @@ def main(argv: list[str]) -> int:
     return asyncio.run(_serve(config, fn, sock))
 
 
-if __name__ == "__main__":
+def run(argv: list[str]) -> int:
+    """main(), with a handler's sys.exit() turned into the exit code and stdio flushed;
+    the caller ends the process with os._exit (handler threads still stuck at this point
+    must not keep it alive). Shared with the fork server's children (zygote.py)."""
     try:
-        code = main(sys.argv[1:])
+        code = main(argv)
     except SystemExit as exit_:  # a handler called sys.exit(): the host sees the exit code
         code = exit_.code if isinstance(exit_.code, int) else 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)  # handler threads still stuck at this point must not keep us alive
+    return code
+
+
+if __name__ == "__main__":
+    os._exit(run(sys.argv[1:]))
