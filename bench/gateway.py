@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _readme import row, update_rows  # noqa: E402
 
 from motia.compiler.ir import App, Handler, Step
+from motia.runner._loop import run as run_loop
 from motia.runner.app import Runtime
 from motia.runner.config import RunConfig
 
@@ -178,4 +179,4 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-readme", dest="readme", action="store_false",
                         help="do not merge the figures into bench/README.md")
-    asyncio.run(main(parser.parse_args()))
+    run_loop(main(parser.parse_args()))

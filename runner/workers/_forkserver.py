@@ -45,6 +45,10 @@ def python_start_mode() -> str:
 class ForkServer:
     """One zygote process, started on first use; restarted on the next use if it dies."""
 
+    #: how long the zygote may take to import the runtime (not the step's startup timeout:
+    #: a slow handler import is the handler's fault, a loaded machine is nobody's)
+    start_timeout = 60.0
+
     def __init__(self) -> None:
         self._control: socket.socket | None = None
         self._transport: asyncio.SubprocessTransport | None = None
@@ -56,10 +60,9 @@ class ForkServer:
         self.pid: int | None = None
 
     async def spawn(self, protocol: asyncio.SubprocessProtocol, config: str,
-                    env: dict[str, str], cwd: str, sock: socket.socket,
-                    timeout: float) -> ForkedProcess:
+                    env: dict[str, str], cwd: str, sock: socket.socket) -> ForkedProcess:
         """Fork a worker that serves `sock`; OSError when the fork server cannot."""
-        await self._ensure_started(env, cwd, timeout)
+        await self._ensure_started(env, cwd)
         assert self._control is not None
         loop = asyncio.get_running_loop()
         out_r, out_w = os.pipe()
@@ -100,12 +103,12 @@ class ForkServer:
 
     # --- the zygote ------------------------------------------------------------------------
 
-    async def _ensure_started(self, env: dict[str, str], cwd: str, timeout: float) -> None:
+    async def _ensure_started(self, env: dict[str, str], cwd: str) -> None:
         if self._control is not None and self._starting is None:
             return
         if self._starting is None:
             self._starting = asyncio.get_running_loop().create_future()
-            task = asyncio.ensure_future(self._start(env, cwd, timeout))
+            task = asyncio.ensure_future(self._start(env, cwd))
             task.add_done_callback(self._started)
         await asyncio.shield(self._starting)
 
@@ -121,7 +124,7 @@ class ForkServer:
         if starting.exception() is not None:
             starting.exception()  # retrieved: every waiter gets it raised anyway
 
-    async def _start(self, env: dict[str, str], cwd: str, timeout: float) -> None:
+    async def _start(self, env: dict[str, str], cwd: str) -> None:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ready: asyncio.Future[None] = loop.create_future()
@@ -143,9 +146,13 @@ class ForkServer:
         self._control = ours
         loop.add_reader(ours.fileno(), self._readable, ours)
         try:
-            await asyncio.wait_for(asyncio.shield(ready), timeout)
+            await asyncio.wait_for(asyncio.shield(ready), self.start_timeout)
+        except TimeoutError:
+            self._lost(f"did not start within {self.start_timeout:g} s")
+            raise OSError(f"the fork server did not start within {self.start_timeout:g} s "
+                          "(is the machine overloaded?)") from None
         except BaseException:
-            self._lost(f"did not start within {timeout:g} s")
+            self._lost("was stopped while starting")
             raise
 
     def _readable(self, control: socket.socket) -> None:
@@ -200,6 +207,7 @@ class ForkServer:
             self._transport = None
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(OSError(f"the fork server {how}"))
+            self._ready.exception()  # its waiter may be gone (a cancelled start)
         for future, reads, _ in self._spawning.values():
             for fd in reads:
                 os.close(fd)

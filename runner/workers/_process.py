@@ -101,7 +101,7 @@ class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
             await self.loop.create_unix_connection(lambda: self, sock=ours)
             self.send_topics()  # read by the worker before any invocation
             if forkserver is not None:
-                await forkserver.spawn(Pipes(self), command[-1], env, cwd, theirs, timeout)
+                await forkserver.spawn(Pipes(self), command[-1], env, cwd, theirs)
             else:
                 await self.loop.subprocess_exec(
                     lambda: Pipes(self), *command, stdin=subprocess.DEVNULL,

@@ -31,6 +31,7 @@ from typing import Any
 
 from motia._response import Response
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, StreamError
+from motia.runner._loop import run as run_loop
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pycontext import Context, Request
@@ -390,7 +391,7 @@ def main(argv: list[str]) -> int:
         sock.sendall(p.frame({"type": p.FATAL, "error": error}))
         sock.close()
         return p.EXIT_LOAD_FAILED
-    return asyncio.run(_serve(config, fn, sock))
+    return run_loop(_serve(config, fn, sock))
 
 
 def run(argv: list[str]) -> int:

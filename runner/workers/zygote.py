@@ -39,6 +39,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
+from motia.runner._loop import loop_name
 from motia.runner.workers import _protocol as p
 from motia.runner.workers import python_worker
 
@@ -187,6 +188,9 @@ def _become_worker(message: dict[str, Any], sock: int, out: int, err: int) -> No
 
 
 def main() -> int:
+    if loop_name() == "uvloop":
+        import uvloop  # noqa: F401 - imported once here, shared by every worker
+
     control = socket.socket(fileno=int(os.environ.pop(CONTROL_FD_ENV)))
     os.set_inheritable(control.fileno(), False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
