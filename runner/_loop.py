@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from motia.errors import UsageError
+
 T = TypeVar("T")
 
 LOOP_ENV = "MOTIA_LOOP"
@@ -22,14 +24,14 @@ LOOPS = ("uvloop", "asyncio")
 
 
 def loop_name() -> str:
-    """`uvloop` or `asyncio`, from $MOTIA_LOOP (unset: uvloop if installed); ValueError
+    """`uvloop` or `asyncio`, from $MOTIA_LOOP (unset: uvloop if installed); UsageError
     naming the fix when the value is unknown or uvloop is asked for but missing."""
     wanted = os.environ.get(LOOP_ENV, "").strip().lower()
     if wanted and wanted not in LOOPS:
-        raise ValueError(f"{LOOP_ENV}={wanted!r} is not an event loop: use uvloop or asyncio")
+        raise UsageError(f"{LOOP_ENV}={wanted!r} is not an event loop: use uvloop or asyncio")
     installed = importlib.util.find_spec("uvloop") is not None
     if wanted == "uvloop" and not installed:
-        raise ValueError(f"{LOOP_ENV}=uvloop but uvloop is not installed: pip install uvloop "
+        raise UsageError(f"{LOOP_ENV}=uvloop but uvloop is not installed: pip install uvloop "
                          f"(or `pip install 'motia[fast]'`), or unset {LOOP_ENV}")
     return wanted or ("uvloop" if installed else "asyncio")
 
@@ -39,7 +41,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     if loop_name() == "uvloop":
         import uvloop
 
-        return uvloop.new_event_loop  # type: ignore[no-any-return]
+        return uvloop.new_event_loop
     return asyncio.new_event_loop
 
 

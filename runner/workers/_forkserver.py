@@ -21,6 +21,7 @@ import subprocess
 import sys
 from typing import Any
 
+from motia.errors import UsageError
 from motia.runner.workers import zygote as z
 
 _log = logging.getLogger("motia.workers")
@@ -32,12 +33,12 @@ MODES = ("fork", "spawn")
 
 
 def python_start_mode() -> str:
-    """`fork` or `spawn`, from $MOTIA_PYTHON_WORKERS; ValueError naming the fix if bad."""
+    """`fork` or `spawn`, from $MOTIA_PYTHON_WORKERS; UsageError naming the fix if bad."""
     wanted = os.environ.get(MODE_ENV, "").strip().lower()
     if not wanted:
         return "fork" if hasattr(os, "fork") and sys.platform.startswith("linux") else "spawn"
     if wanted not in MODES:
-        raise ValueError(f"{MODE_ENV}={wanted!r} is not a way to start workers: use "
+        raise UsageError(f"{MODE_ENV}={wanted!r} is not a way to start workers: use "
                          f"{' or '.join(MODES)}")
     return wanted
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from motia.errors import HandlerError, WorkerCrashed
+from motia.errors import HandlerError, UsageError, WorkerCrashed
 from motia.runner.workers._forkserver import MODE_ENV, python_start_mode
 
 from .conftest import MakePool, Recorder, app, ctx, step, write
@@ -83,7 +83,7 @@ def test_an_unknown_start_mode_names_the_variable_and_the_choices(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(MODE_ENV, "vfork")
-    with pytest.raises(ValueError, match=r"^MOTIA_PYTHON_WORKERS='vfork' is not a way to start "
+    with pytest.raises(UsageError, match=r"^MOTIA_PYTHON_WORKERS='vfork' is not a way to start "
                                          r"workers: use fork or spawn$"):
         python_start_mode()
 
