@@ -159,7 +159,7 @@ class ForkServer:
     def _readable(self, control: socket.socket) -> None:
         while True:
             try:
-                message, fds = z.receive(control, 1)
+                message, fds = z.receive(control, 1, 4096)  # replies are small
             except BlockingIOError:
                 return
             except OSError as exc:

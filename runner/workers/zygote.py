@@ -58,10 +58,11 @@ def send(control: socket.socket, message: dict[str, Any], fds: list[int] | None 
     control.sendmsg([data], ancillary)
 
 
-def receive(control: socket.socket, max_fds: int) -> tuple[dict[str, Any] | None, list[int]]:
+def receive(control: socket.socket, max_fds: int,
+            size: int = MAX_MESSAGE) -> tuple[dict[str, Any] | None, list[int]]:
     """One message and the descriptors that came with it; (None, []) at end of stream."""
     data, ancillary, _, _ = control.recvmsg(
-        MAX_MESSAGE, socket.CMSG_SPACE(max_fds * array.array("i").itemsize),
+        size, socket.CMSG_SPACE(max_fds * array.array("i").itemsize),
         getattr(socket, "MSG_CMSG_CLOEXEC", 0))
     fds: list[int] = []
     for level, kind, payload in ancillary:
