@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -145,3 +146,48 @@ async def test_a_handler_written_after_the_fork_server_started_is_found(
     # Then the forked worker imports it
     with pytest.raises(HandlerError, match=r"^new: new$"):
         await pool.invoke("new", None, ctx(2))
+
+
+HOST = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[2])
+from conftest import app, ctx, step
+from motia.runner.hooks import Hooks
+from motia.runner.logs import Logger
+from motia.runner.state.memory import MemoryStore
+from motia.runner.workers.pool import WorkerPool
+
+async def main():
+    pool = WorkerPool(app(__import__("pathlib").Path(sys.argv[1]), step("who", "steps/who.py")),
+                      MemoryStore(), Logger(Hooks(), fmt="none"))
+    who = (await pool.invoke("who", None, ctx())).value
+    print(pool.forkserver.pid, who["pid"], flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+async def test_a_killed_host_leaves_neither_fork_server_nor_workers_behind(tmp_path: Path) -> None:
+    # Given a host process with a fork server and a forked worker
+    write(tmp_path, HANDLERS)
+    host = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOST, str(tmp_path), str(Path(__file__).parent),
+        stdout=asyncio.subprocess.PIPE)
+    assert host.stdout is not None
+    zygote, worker = map(int, (await asyncio.wait_for(host.stdout.readline(), 30)).split())
+
+    # When the host is killed without a chance to clean up
+    host.kill()
+    await host.wait()
+
+    # Then both notice their socket closed and exit
+    await until(lambda: _gone(zygote) and _gone(worker))
