@@ -39,6 +39,8 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
+from setproctitle import setproctitle
+
 from motia.runner._loop import loop_name
 from motia.runner.workers import _protocol as p
 from motia.runner.workers import python_worker
@@ -185,6 +187,8 @@ def _become_worker(message: dict[str, Any], sock: int, out: int, err: int) -> No
     os.environ[p.WORKER_FD_ENV] = str(sock)
     os.set_inheritable(sock, True)  # main() makes it private again, as for a spawned worker
     sys.argv = [python_worker.__file__, message["config"]]
+    # `ps` shows what it shows for a spawned worker: the step is in the config JSON
+    setproctitle(f"{sys.executable} -m {python_worker.__name__} {message['config']}")
     importlib.invalidate_caches()  # files written since the zygote started must be found
 
 

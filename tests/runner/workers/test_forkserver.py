@@ -62,6 +62,12 @@ async def test_forked_worker_is_its_own_process_with_the_projects_cwd_and_env(
     assert all(s["sid"] == s["pid"] for s in seen)
     assert {(s["cwd"], s["env"], s["argv"]) for s in seen} == {(str(tmp_path), "yes", True)}
     assert os.getsid(0) not in {s["sid"] for s in seen}
+    # And `ps` names each as a spawned worker would be named: the step is in its config
+    for pid in {s["pid"] for s in seen}:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            title = cmdline.read().replace(b"\0", b" ").decode().strip()
+        assert title.startswith(f"{sys.executable} -m motia.runner.workers.python_worker {{")
+        assert '"step":"who"' in title
 
 
 async def test_spawn_mode_starts_a_fresh_interpreter_per_worker(
