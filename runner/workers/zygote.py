@@ -39,7 +39,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from setproctitle import setproctitle
+from setproctitle import getproctitle, setproctitle
 
 from motia.runner._loop import loop_name
 from motia.runner.workers import _protocol as p
@@ -196,6 +196,7 @@ def main() -> int:
     if loop_name() == "uvloop":
         import uvloop  # noqa: F401 - imported once here, shared by every worker
 
+    setproctitle(getproctitle())  # sets up the title's memory while environ is untouched
     control = socket.socket(fileno=int(os.environ.pop(CONTROL_FD_ENV)))
     os.set_inheritable(control.fileno(), False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
