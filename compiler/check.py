@@ -4,7 +4,8 @@ Errors (SPEC section 3): topics emitted or subscribed are declared, flows are de
 streams a step writes are declared, the `streams_auth` handler exists,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
 handler files exist and define their function. Warnings (the project still compiles): a topic nobody subscribes
-to, a step in no flow, a stream no step writes, steps that trigger each other in a cycle.
+to, a step in no flow, a stream no step writes, a state group only read (state_groups.py),
+steps that trigger each other in a cycle.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from motia.compiler._problems import Problems
 from motia.compiler.cron import check_cron, check_timezone
 from motia.compiler.ir import App, JSONSchema, Step, Topic
 from motia.compiler.keypaths import KeyPath, check_in_schema, parse_key_path
+from motia.compiler.state_groups import warn_state_groups
 from motia.compiler.suggest import did_you_mean
 from motia.errors import CompileError
 
@@ -219,6 +221,7 @@ def warn(app: App, problems: Problems) -> None:
             problems.warn(("streams", stream.name), f"stream '{stream.name}' is written by no step",
                           f"add `streams: [{stream.name}]` to the steps that call "
                           f"ctx.streams.{stream.name}, or remove it")
+    warn_state_groups(app, problems)
     _warn_cycles(app, problems)
 
 

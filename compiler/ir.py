@@ -107,6 +107,9 @@ class Step:
     subscribes: tuple[str, ...] = ()
     #: streams the handler writes through ctx.streams (drawn beside the step)
     streams: tuple[str, ...] = ()
+    #: state groups the handler reads and writes (`state: {reads, writes}`), for diagrams
+    state_reads: tuple[str, ...] = ()
+    state_writes: tuple[str, ...] = ()
     # execution, from `defaults` unless the step overrides them
     timeout: float = _RUN.timeout
     retries: int = _RUN.retries

@@ -133,6 +133,8 @@ class _Resolver:
             emits=_names(raw.get("emits")),
             subscribes=_names(raw.get("subscribes")),
             streams=_names(raw.get("streams")),
+            state_reads=_names(_mapping(raw.get("state")).get("reads")),
+            state_writes=_names(_mapping(raw.get("state")).get("writes")),
             timeout=execution.timeout,
             retries=execution.retries if kind in ("event", "cron") else 0,
             backoff=execution.backoff,

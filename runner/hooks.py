@@ -47,6 +47,9 @@ class Hooks:
 
     def after_dead_letter(self, letter: DeadLetter) -> None: ...
 
+    def after_replay(self, letter: DeadLetter, event: Event) -> None:
+        """A dead letter was sent back to its step as `event` (a new first attempt)."""
+
     def after_worker_started(self, step: str, pid: int) -> None: ...
 
     def after_worker_exited(self, step: str, pid: int, reason: str) -> None: ...
@@ -96,6 +99,9 @@ class HookSet(Hooks):
 
     def after_dead_letter(self, *a: Any) -> None:
         self._call("after_dead_letter", *a)
+
+    def after_replay(self, *a: Any) -> None:
+        self._call("after_replay", *a)
 
     def after_skip(self, *a: Any) -> None:
         self._call("after_skip", *a)
