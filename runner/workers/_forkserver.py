@@ -83,7 +83,14 @@ class ForkServer:
         finally:
             os.close(out_w)
             os.close(err_w)
-        proc = await future
+        try:
+            proc = await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                os.close(out_r)  # forked just as we were cancelled: nobody will read it
+                os.close(err_r)
+                future.result().close()
+            raise
         await proc.connect(out_r, err_r)
         return proc
 
@@ -251,21 +258,36 @@ class ForkedProcess:
         self._pidfd = pidfd
         self._protocol = protocol
         self._returncode: int | None = None
-        self._connected = False
+        self._connected = False  # connection_made was called: the protocol hears the rest
+        self._connecting = True  # its pipes are not all attached yet
         self._pipes: dict[int, asyncio.ReadTransport] = {}
-        self._open = {1, 2}
+        self._open: set[int] = set()
         self._closed = False
 
     async def connect(self, out: int, err: int) -> None:
+        """Attach stdout and stderr; if that fails (or is cancelled), the worker is killed
+        and its exit still reaches the protocol, as a spawned worker's would."""
         loop = asyncio.get_running_loop()
         self._protocol.connection_made(self)  # type: ignore[arg-type]
-        for fd, read_end in ((1, out), (2, err)):
-            pipe = os.fdopen(read_end, "rb", buffering=0)
-            transport, _ = await loop.connect_read_pipe(functools.partial(_Pipe, self, fd), pipe)
-            self._pipes[fd] = transport
         self._connected = True
         if self._returncode is not None:
             loop.call_soon(self._report_exit)
+        files = {1: os.fdopen(out, "rb", buffering=0), 2: os.fdopen(err, "rb", buffering=0)}
+        try:
+            for fd, pipe in files.items():
+                transport, _ = await loop.connect_read_pipe(
+                    functools.partial(_Pipe, self, fd), pipe)
+                self._pipes[fd] = transport
+                self._open.add(fd)
+        except BaseException:
+            for fd, pipe in files.items():
+                if fd not in self._pipes:
+                    pipe.close()
+            self.close()
+            raise
+        finally:
+            self._connecting = False
+            self._maybe_lost()
 
     # the subprocess-transport methods WorkerProcess calls
     def get_pid(self) -> int:
@@ -324,7 +346,8 @@ class ForkedProcess:
         self._maybe_lost()
 
     def _maybe_lost(self) -> None:
-        if self._returncode is not None and not self._open and self._connected:
+        if (self._returncode is not None and not self._open and self._connected
+                and not self._connecting):
             self._connected = False
             asyncio.get_running_loop().call_soon(self._protocol.connection_lost, None)
 
