@@ -12,7 +12,6 @@ forked worker from a spawned one: same signals, exit codes, stdout/stderr lines.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import signal
@@ -91,7 +90,7 @@ class ForkServer:
                 os.close(err_r)
                 future.result().close()
             raise
-        await proc.connect(out_r, err_r)
+        proc.connect(out_r, err_r)
         return proc
 
     async def close(self) -> None:
@@ -260,34 +259,20 @@ class ForkedProcess:
         self._returncode: int | None = None
         self._connected = False  # connection_made was called: the protocol hears the rest
         self._connecting = True  # its pipes are not all attached yet
-        self._pipes: dict[int, asyncio.ReadTransport] = {}
+        self._pipes: dict[int, _Pipe] = {}
         self._open: set[int] = set()
         self._closed = False
 
-    async def connect(self, out: int, err: int) -> None:
-        """Attach stdout and stderr; if that fails (or is cancelled), the worker is killed
-        and its exit still reaches the protocol, as a spawned worker's would."""
-        loop = asyncio.get_running_loop()
+    def connect(self, out: int, err: int) -> None:
+        """Start reading stdout and stderr (the read ends are ours to close from now on)."""
         self._protocol.connection_made(self)  # type: ignore[arg-type]
         self._connected = True
+        for fd, read_end in ((1, out), (2, err)):
+            self._pipes[fd] = _Pipe(self, fd, read_end)
+            self._open.add(fd)
+        self._connecting = False
         if self._returncode is not None:
-            loop.call_soon(self._report_exit)
-        files = {1: os.fdopen(out, "rb", buffering=0), 2: os.fdopen(err, "rb", buffering=0)}
-        try:
-            for fd, pipe in files.items():
-                transport, _ = await loop.connect_read_pipe(
-                    functools.partial(_Pipe, self, fd), pipe)
-                self._pipes[fd] = transport
-                self._open.add(fd)
-        except BaseException:
-            for fd, pipe in files.items():
-                if fd not in self._pipes:
-                    pipe.close()
-            self.close()
-            raise
-        finally:
-            self._connecting = False
-            self._maybe_lost()
+            asyncio.get_running_loop().call_soon(self._report_exit)
 
     # the subprocess-transport methods WorkerProcess calls
     def get_pid(self) -> int:
@@ -311,8 +296,8 @@ class ForkedProcess:
         if self._closed:
             return
         self._closed = True
-        for transport in self._pipes.values():
-            transport.close()
+        for pipe in list(self._pipes.values()):
+            pipe.close()
         if self._returncode is None:
             try:
                 self.kill()
@@ -357,19 +342,37 @@ class ForkedProcess:
             self._pidfd = None
 
 
-class _Pipe(asyncio.Protocol):
-    """One of a forked worker's stdout/stderr pipes."""
+class _Pipe:
+    """One of a forked worker's stdout/stderr pipes, read with the loop's add_reader: the
+    descriptor stays ours (no transport owns it), so it is closed exactly once, here."""
 
-    def __init__(self, proc: ForkedProcess, fd: int) -> None:
+    def __init__(self, proc: ForkedProcess, fd: int, read_end: int) -> None:
         self.proc = proc
         self.fd = fd
+        self.read_end: int | None = read_end
+        self.loop = asyncio.get_running_loop()
+        os.set_blocking(read_end, False)
+        self.loop.add_reader(read_end, self._readable)
 
-    def data_received(self, data: bytes) -> None:
-        self.proc.pipe_data(self.fd, data)
+    def _readable(self) -> None:
+        if self.read_end is None:
+            return
+        try:
+            data = os.read(self.read_end, 65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.close(exc)
+            return
+        if data:
+            self.proc.pipe_data(self.fd, data)
+        else:
+            self.close(None)
 
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def close(self, exc: Exception | None = None) -> None:
+        if self.read_end is None:
+            return
+        self.loop.remove_reader(self.read_end)
+        os.close(self.read_end)
+        self.read_end = None
         self.proc.pipe_lost(self.fd, exc)
-
