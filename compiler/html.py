@@ -11,6 +11,7 @@ from typing import Any
 
 from motia.compiler._templates import render
 from motia.compiler.cron_words import describe_cron
+from motia.compiler.flowcontrol import describe
 from motia.compiler.ir import App, JSONSchema, Step
 from motia.compiler.layout import CHAR_W, NO_FLOW, PAD_X, layout
 from motia.compiler.palette import PALETTE
@@ -160,6 +161,7 @@ def _step_row(step: Step, schemas: _Schemas) -> dict[str, Any]:
         "subscribes": list(step.subscribes),
         "flows": list(step.flows),
         "payloads": [(label, link) for label, link in payloads if link],
+        "flow_control": describe(step.flow_control) if step.flow_control else [],
     }
 
 

@@ -31,6 +31,11 @@ HANDLER_PARAMS: dict[str, str] = {"api": "req, ctx", "event": "data, ctx", "cron
 #: the name `streams_auth:` runs under in the worker pool and the logs; no step can have it
 #: (step names start with a letter or digit)
 STREAMS_AUTH_STEP = "_streams_auth"
+#: a middleware runs in its own workers under this prefix and its `middleware:` entry,
+#: e.g. "middleware:steps/auth.py"; no step name contains a colon
+MIDDLEWARE_PREFIX = "middleware:"
+#: the function a middleware file is expected to define when its entry names none
+MIDDLEWARE_FUNCTION = "middleware"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,56 @@ class Idempotency:
 
 
 @dataclass(frozen=True)
+class Concurrency:
+    """`flow.concurrency`: at most `limit` deliveries of one key run at once, all replicas."""
+
+    limit: int
+    #: dotted path into the event's data; None: the whole step is one key
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`flow.rate`: at most `limit` starts per key in each window of `per` seconds."""
+
+    limit: int
+    per: float
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Debounce:
+    """`flow.debounce`: a burst of one key runs once, with its last event, `wait` seconds
+    after that event was published."""
+
+    wait: float
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """`flow.order`: one delivery of one key at a time, in publish order."""
+
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """`flow:` of an event step; each rule is None when not given."""
+
+    concurrency: Concurrency | None = None
+    rate: Rate | None = None
+    debounce: Debounce | None = None
+    order: Order | None = None
+
+    def rules(self) -> tuple[tuple[str, Concurrency | Rate | Debounce | Order], ...]:
+        """(name, rule) of the rules given, in the order deliveries pass them."""
+        named = (("order", self.order), ("debounce", self.debounce),
+                 ("concurrency", self.concurrency), ("rate", self.rate))
+        return tuple((name, rule) for name, rule in named if rule is not None)
+
+
+@dataclass(frozen=True)
 class Handler:
     """Where a step's code lives: `path` is relative to the project root."""
 
@@ -118,12 +173,16 @@ class Step:
     concurrency: int = _RUN.concurrency
     memory: int = _RUN.memory
     idempotency: Idempotency | None = None
+    #: `flow:` (event steps): concurrency, rate, debounce, order per key
+    flow_control: FlowControl | None = None
     # api
     method: str | None = None
     path: str | None = None
     body: JSONSchema | None = None
     query: JSONSchema | None = None
     responses: tuple[Response, ...] = ()
+    #: names of the middleware steps (App.middlewares) run in front of the handler, in order
+    middleware: tuple[str, ...] = ()
     # cron
     cron: str | None = None
     timezone: str | None = None
@@ -165,6 +224,19 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class Cors:
+    """`cors:`: the cross-origin requests the gateway allows (runner/_cors.py serves it)."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    #: None: allow the headers a preflight asks for
+    headers: tuple[str, ...] | None = None
+    expose: tuple[str, ...] = ("x-trace-id",)
+    credentials: bool = False
+    max_age: float = 600.0
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     description: str = ""
@@ -197,6 +269,10 @@ class App:
     streams: tuple[Stream, ...] = ()
     #: `streams_auth:` as a runnable api-like step (STREAMS_AUTH_STEP), or None
     streams_auth: Step | None = None
+    #: every middleware some API step runs, each a runnable api-like step in its own
+    #: workers, named MIDDLEWARE_PREFIX + its `middleware:` entry
+    middlewares: tuple[Step, ...] = ()
+    cors: Cors | None = None
     source_hash: str = ""
 
     def step(self, name: str) -> Step:

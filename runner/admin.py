@@ -26,6 +26,7 @@ from motia.runner._http_errors import dumps, error_response, read_body
 from motia.runner.hooks import Hooks
 from motia.runner.logs import LEVELS, Logger, LogRecord
 from motia.runner.state._paging import MAX_LIMIT
+from motia.runner.workers._protocol import emit_delay
 
 if TYPE_CHECKING:
     from motia.runner.app import Runtime
@@ -114,6 +115,8 @@ class _AdminApi:
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
+            ("GET", "", self.index),
+            ("GET", "/", self.index),
             ("GET", "/health", self.health),
             ("GET", "/app", self.app),
             ("GET", "/logs", self.logs),
@@ -132,9 +135,40 @@ class _AdminApi:
             ("POST", "/emit", self.emit),
             ("GET", "/cron", self.cron),
             ("POST", "/cron/{step}/run", self.cron_run),
+            ("GET", "/flow", self.flow),
         ]
 
     # --- app ---------------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.Response:
+        """What the `motia run` banner points at: every admin endpoint, and the app's own
+        API endpoints (method, path, step, language)."""
+        from motia.runner._routes import describe
+
+        seen: set[tuple[str, str]] = set()
+        admin = []
+        for route in request.app.router.routes():
+            path = route.resource.canonical if route.resource is not None else ""
+            if path.startswith(API + "/") and path != API + "/" and route.method != "HEAD":
+                if (route.method, path) not in seen:
+                    seen.add((route.method, path))
+                    admin.append({"method": route.method, "path": path})
+        return _json({"app": self.rt.app.name, "admin": admin, "endpoints": describe(self.rt.app)})
+
+    async def flow(self, request: web.Request) -> web.Response:
+        """Each step's flow-control rules in words and the events waiting on each now."""
+        from motia.compiler.flowcontrol import describe
+
+        waiting = self.rt.flow_waiting.counts()
+        steps = {}
+        for step in self.rt.app.steps:
+            if step.flow_control is None:
+                continue
+            rules = [name for name, _ in step.flow_control.rules()]
+            steps[step.name] = [
+                {"rule": rule, "text": text, "waiting": waiting.get(step.name, {}).get(rule, 0)}
+                for rule, text in zip(rules, describe(step.flow_control), strict=True)]
+        return _json({"steps": steps})
 
     async def health(self, request: web.Request) -> web.Response:
         config = self.rt.config
@@ -299,15 +333,25 @@ class _AdminApi:
         if isinstance(body, web.Response):
             return body
         if not isinstance(body, dict) or not isinstance(body.get("topic"), str):
-            return error_response(400, "BadRequest",
-                                  'expected {"topic": "<name>", "data": <JSON>, "trace_id"?}')
-        trace_id = body.get("trace_id")
+            return error_response(
+                400, "BadRequest",
+                'expected {"topic": "<name>", "data": <JSON>, "trace_id"?, "delay"?}')
+        trace_id, delay = body.get("trace_id"), body.get("delay")
+        if delay is not None:
+            try:
+                delay = emit_delay(body["topic"], delay, where=f"emit {body['topic']!r}")
+            except ValueError as exc:
+                return error_response(400, "BadRequest", str(exc))
         try:
             event = await self.rt.emit(body["topic"], body.get("data"),
-                                       trace_id if isinstance(trace_id, str) else None)
+                                       trace_id if isinstance(trace_id, str) else None,
+                                       delay=delay)
         except EventRejected as exc:
             return error_response(400, "ValidationError", str(exc), errors=exc.errors)
-        return _json({"event_id": event.event_id, "trace_id": event.trace_id})
+        answer: dict[str, Any] = {"event_id": event.event_id, "trace_id": event.trace_id}
+        if event.delayed_until is not None:
+            answer["delayed_until"] = event.delayed_until
+        return _json(answer)
 
 
     # --- cron ------------------------------------------------------------------------------

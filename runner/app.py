@@ -27,11 +27,13 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from motia.compiler.ir import App, Step
+from motia.compiler.units import format_duration
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, ReplayRefused, UsageError
 from motia.runner._fasthooks import FastHookSet
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
+from motia.runner.delivery.flow.waiting import FlowWaiting
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.log import DeliveryLog
 from motia.runner.delivery.pipeline import DeliveryServices
@@ -84,6 +86,10 @@ class Runtime:
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
         self.hooks.add(DeliveryLog(self.logger))
+        #: events each flow-control rule holds back now (the Workbench and /api/flow)
+        self.flow_waiting = FlowWaiting()
+        if any(step.flow_control for step in app.steps):  # else it would only cost time
+            self.hooks.add(self.flow_waiting)
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
@@ -341,15 +347,18 @@ class Runtime:
         topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
                         event_id=e.id or emitted_id(ctx.event_id, step.name, n),
-                        validated_by=topics)
+                        validated_by=topics,
+                        delayed_until=None if e.delay is None else time.time() + e.delay)
                   for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None
             await self.bus.publish(events)
         return events
 
-    async def emit(self, topic: str, data: Any, trace_id: str | None = None) -> Event:
-        """Publish an event from outside any step (`motia emit`, the test harness)."""
+    async def emit(self, topic: str, data: Any, trace_id: str | None = None,
+                   delay: float | None = None) -> Event:
+        """Publish an event from outside any step (`motia emit`, the test harness), `delay`
+        seconds from now when given (kept in the store until then)."""
         if topic not in self.topics:
             known = ", ".join(self.topics.names()) or "none"
             raise EventRejected(f"unknown topic {topic!r}; declared topics: {known}")
@@ -360,10 +369,12 @@ class Runtime:
                 errors,
             )
         event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
-                      validated_by=self.topics)
+                      validated_by=self.topics,
+                      delayed_until=None if not delay else time.time() + delay)
         assert self.bus is not None
         await self.bus.publish([event])
-        self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,
+        later = "" if not delay else f", delayed {format_duration(delay)}"
+        self.logger.info(f"event emitted on {topic}{later}", trace_id=event.trace_id,
                          event_id=event.event_id)
         return event
 

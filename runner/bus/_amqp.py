@@ -70,6 +70,10 @@ def encode(event: Event) -> aio_pika.Message:
         headers["first_failure"] = repr(event.first_failure)
     if event.source is not None:
         headers["source"] = event.source
+    if event.delayed_until is not None:
+        headers["delayed_until"] = repr(event.delayed_until)
+    if event.seqs:
+        headers["seqs"] = json.dumps(dict(event.seqs), separators=(",", ":"))
     return aio_pika.Message(
         json.dumps(event.data, separators=(",", ":")).encode(),
         content_type=CONTENT_TYPE,
@@ -89,6 +93,8 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
     try:
         first_failure = headers.get("first_failure")
         source = headers.get("source")
+        delayed_until = headers.get("delayed_until")
+        seqs = headers.get("seqs")
         event = Event(
             topic=_text(headers.get("topic") or routing_key),
             data=json.loads(body),
@@ -98,12 +104,20 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
             first_failure=None if first_failure is None else float(_text(first_failure)),
             source=None if source is None else _text(source),
             time=float(_text(headers.get("time", "0"))),
+            delayed_until=None if delayed_until is None else float(_text(delayed_until)),
+            seqs=None if seqs is None else _seqs(json.loads(_text(seqs))),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(unreadable_reason(body, headers, exc)) from None
     if event.attempt < 1:
         raise ValueError(f"header 'attempt' must be a whole number from 1, got {event.attempt}")
     return event
+
+
+def _seqs(raw: object) -> dict[str, int]:
+    if not isinstance(raw, dict) or not all(isinstance(v, int) for v in raw.values()):
+        raise ValueError(f"header 'seqs' is not an object of whole numbers: {raw!r}")
+    return {str(k): int(v) for k, v in raw.items()}
 
 
 def unreadable_reason(body: bytes, headers: Mapping[str, Any], exc: Exception) -> str:
@@ -116,7 +130,8 @@ def unreadable_reason(body: bytes, headers: Mapping[str, Any], exc: Exception) -
     if missing:
         return (f"the message has no {' and no '.join(repr(m) for m in missing)} header: it "
                 "was not published by Motia (publish with `motia emit` or the admin API)")
-    for name, parse in (("attempt", int), ("first_failure", float), ("time", float)):
+    for name, parse in (("attempt", int), ("first_failure", float), ("time", float),
+                        ("delayed_until", float)):
         if name in headers:
             try:
                 parse(_text(headers[name]))

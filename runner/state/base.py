@@ -6,7 +6,8 @@ JSON *text*. A new backend is a short file; tests/runner/state/test_contract.py 
 same suite against every backend.
 
 Groups whose name starts with `__motia.` are reserved for the runtime (dead letters,
-cron leases, idempotency marks); users cannot read or write them through the public API.
+cron leases, idempotency marks, delayed events); users cannot read or write them through
+the public API.
 
 Leases carry an owner token: only the holder may renew or release one (compare-and-set,
 compare-and-delete), so a slow first holder whose lease ran out can never free or extend
@@ -15,6 +16,7 @@ the lease a second holder took meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import heapq
 import json
@@ -36,6 +38,9 @@ DLQ_GROUP = "__motia.dlq"
 LEASE_GROUP = "__motia.lease"
 DONE_GROUP = "__motia.done"
 ANSWER_GROUP = "__motia.answers"
+FLOW_GROUP = "__motia.flow"
+#: delayed events until due (runner/bus/delayed.py): key `<due ms>.<event id>`, the event
+DELAYED_GROUP = "__motia.delayed"
 
 Number = int | float
 #: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
@@ -220,6 +225,30 @@ class StateStore(ABC):
         raw = await self._get(ANSWER_GROUP, key)
         return None if raw is None else dict(json.loads(raw))
 
+    # --- flow control -------------------------------------------------------------------
+
+    async def count_in_window(self, name: str, ttl: float, by: int = 1) -> int:
+        """Add `by` (at least 1) to the counter `name` and return it; a counter that does
+        not exist (or ran out) starts from 0 and lives `ttl` seconds from then, so each
+        window of a rate limit is one counter that cleans itself up."""
+        if isinstance(by, bool) or not isinstance(by, int) or by < 1:
+            raise StateError(f"count by {by!r}: expected a whole number of at least 1")
+        return await self._count_expiring(FLOW_GROUP, name, _ttl(ttl), by)
+
+    async def flow_get(self, name: str) -> Any:
+        """The value flow control keeps under `name` (order's next number per key, the
+        latest number of a sequence), or None."""
+        raw = await self._get(FLOW_GROUP, name)
+        return None if raw is None else json.loads(raw)
+
+    async def flow_set(self, name: str, value: Any) -> None:
+        """Keep `value` under `name` (the caller holds the key's lock)."""
+        await self._set(FLOW_GROUP, name, _encode(value))
+
+    async def flow_sequence(self, name: str) -> int:
+        """The next number (1, 2, ...) of the sequence `name`, atomically across replicas."""
+        return int(await self._incr(FLOW_GROUP, name, 1))
+
     # --- primitives a backend implements (JSON text in and out) -------------------------
 
     @abstractmethod
@@ -268,6 +297,12 @@ class StateStore(ABC):
                                        and (after is None or k > after)))
         return [(k, items[k]) for k in keys]
 
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        """Delete several keys of one group (the delayed events a batch published). This
+        default deletes them one by one, concurrently; SQL backends use one statement."""
+        if keys:
+            await asyncio.gather(*(self._delete(group, key) for key in keys))
+
     async def _take(self, group: str, key: str) -> str | None:
         """Delete and return a value in one step; backends shared across processes override
         this with an atomic version (this default is atomic only within one event loop)."""
@@ -279,6 +314,11 @@ class StateStore(ABC):
     @abstractmethod
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         """Set only if absent or expired; True when this call set it. Expiry after `ttl` s."""
+
+    @abstractmethod
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        """Add `by` to an integer entry; a missing or expired one becomes `by`, expiring
+        `ttl` s from now (a live one keeps its expiry). The new count."""
 
     # Owner-checked primitives of leases: atomic compare-then-act on one live entry.
 

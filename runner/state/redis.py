@@ -83,7 +83,7 @@ class RedisStore(StateStore):
             raise unavailable("Redis", self.url, exc) from None
         self._client = client
         for name in ("DELETE", "TAKE", "INCR", "ADD_IF_ABSENT", "ITEMS", "CLEAR", "GROUPS",
-                     "DELETE_IF", "RENEW_IF"):
+                     "DELETE_IF", "RENEW_IF", "COUNT_EXPIRING"):
             self._scripts[name] = client.register_script(getattr(lua, name))
         self._scripts["UPDATE"] = client.register_script(_redis_update.UPDATE)
         self._scripts["LIST"] = client.register_script(_redis_list.LIST)
@@ -166,6 +166,19 @@ class RedisStore(StateStore):
     async def _delete(self, group: str, key: str) -> None:
         await self._run("DELETE", self._key_args(group, key), [key, group])
 
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        """The per-key DELETE script for each key, pipelined: one round trip."""
+        if not keys:
+            return
+        script = self._scripts["DELETE"]
+        async with self._connected().pipeline(transaction=False) as pipe:
+            for key in keys:
+                await script(keys=self._key_args(group, key), args=[key, group], client=pipe)
+            try:
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                raise unavailable("Redis", self.url, exc) from exc
+
     async def _take(self, group: str, key: str) -> str | None:
         value = await self._run("TAKE", self._key_args(group, key), [key, group])
         return None if value is None else str(value)
@@ -221,6 +234,11 @@ class RedisStore(StateStore):
         ttl_ms = "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))
         added = await self._run("ADD_IF_ABSENT", self._key_args(group, key), [key, group, value, ttl_ms])
         return bool(added)
+
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        ttl_ms = str(max(1, math.ceil(ttl * 1000)))
+        return int(await self._run("COUNT_EXPIRING", self._key_args(group, key),
+                                   [key, group, ttl_ms, str(by)]))
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         return bool(await self._run("DELETE_IF", self._key_args(group, key), [key, group, value]))

@@ -20,7 +20,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +53,17 @@ _UPSERT = (
     "INSERT INTO motia_state (namespace, grp, key, value, expires_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (namespace, grp, key) DO UPDATE "
     "SET value = excluded.value, expires_at = excluded.expires_at"
+)
+
+# One statement (atomic): a live counter counts up and keeps its expiry, a missing or
+# expired one starts again at 1 with a new one.
+_COUNT = (
+    "INSERT INTO motia_state (namespace, grp, key, value, expires_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (namespace, grp, key) DO UPDATE SET "
+    "value = CASE WHEN motia_state.expires_at <= ? THEN excluded.value "
+    "ELSE CAST(CAST(motia_state.value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT) END, "
+    "expires_at = CASE WHEN motia_state.expires_at <= ? THEN excluded.expires_at "
+    "ELSE motia_state.expires_at END RETURNING value"
 )
 
 
@@ -148,6 +159,20 @@ class SQLiteStore(StateStore):
         await self._call(
             self._execute, f"DELETE FROM motia_state WHERE {_WHERE_KEY}", (self.namespace, group, key)
         )
+
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        await self._call(self._delete_many_sync, group, list(keys))
+
+    def _delete_many_sync(self, group: str, keys: list[str]) -> None:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")  # one commit for the lot
+        try:
+            conn.executemany(f"DELETE FROM motia_state WHERE {_WHERE_KEY}",
+                             [(self.namespace, group, key) for key in keys])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     async def _items(self, group: str) -> dict[str, str]:
         return await self._call(self._items_sync, group)
@@ -259,6 +284,12 @@ class SQLiteStore(StateStore):
             (self.namespace, group, key, value, None if ttl is None else now + ttl, now),
         ).fetchone()
         return row is not None
+
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        now = time.time()
+        row = await self._call(lambda: self._db().execute(_COUNT, (
+            self.namespace, group, key, str(by), now + ttl, now, now)).fetchone())
+        return int(row[0])
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         return await self._call(self._changed, f"DELETE FROM motia_state WHERE {_WHERE_KEY} "

@@ -13,6 +13,7 @@ Payload by step type:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,16 +29,22 @@ class InvocationContext:
     event_id: str
     attempt: int = 1
     topic: str | None = None
+    #: a middleware's `next()`: runs the rest of the chain, returns the response as
+    #: {"status", "body", "headers"} (None: not a middleware invocation)
+    next: Callable[[], Awaitable[dict[str, Any]]] | None = field(
+        default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Emit:
     """An event a handler emitted, already validated against the plan; `id` is the event
-    id the handler set (`ctx.emit({..., "id": ...})`), None for a derived one."""
+    id the handler set (`ctx.emit({..., "id": ...})`), None for a derived one; `delay` the
+    seconds it asked to be published later by (`"delay"`), None to publish at once."""
 
     topic: str
     data: Any
     id: str | None = None
+    delay: float | None = None
 
 
 @dataclass

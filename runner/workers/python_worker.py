@@ -34,7 +34,8 @@ from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, 
 from motia.runner._loop import run as run_loop
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
-from motia.runner.workers._pycontext import Context, Request
+from motia.runner.workers._pyawait import forgotten
+from motia.runner.workers._pycontext import Context, Next, Request
 from motia.runner.workers._pyload import LoadFailure, load_handler
 
 _REPLY_ERRORS: dict[str, type[Exception]] = {
@@ -49,6 +50,9 @@ class Worker(asyncio.BufferedProtocol):
 
     def __init__(self, config: dict[str, Any], fn: Callable[..., Any]) -> None:
         self.kind: str = config["type"]
+        self.step: str = config.get("step", "?")
+        #: a middleware gets `next` as its third argument (a call back to the host)
+        self.is_middleware: bool = bool(config.get("middleware"))
         self.concurrency: int = int(config.get("concurrency", 32))
         self.fn = fn
         self.is_async = _is_async(fn)
@@ -110,6 +114,11 @@ class Worker(asyncio.BufferedProtocol):
     def send(self, message: dict[str, Any]) -> None:
         self._queue(p.frame(message))
 
+    def warn(self, inv_id: int, text: str) -> None:
+        """A warning about how the handler uses `ctx` (a forgotten await), for its log."""
+        self.send_log({"type": p.LOG, "id": inv_id, "level": "warn",
+                       "msg": f"step {self.step!r}: {text}", "data": None})
+
     def send_log(self, message: dict[str, Any]) -> None:
         data = p.frame_lenient(message)
         if threading.get_ident() == self.loop_thread:
@@ -151,8 +160,10 @@ class Worker(asyncio.BufferedProtocol):
         self._emits[inv_id] = emits
         ctx = Context(self, inv_id, message.get("ctx") or {}, emits)
         payload = message.get("payload")
-        if self.kind == "api":
-            args: tuple[Any, ...] = (Request(payload or {}), ctx)
+        if self.is_middleware:
+            args: tuple[Any, ...] = (Request(payload or {}), ctx, Next(ctx))
+        elif self.kind == "api":
+            args = (Request(payload or {}), ctx)
         elif self.kind == "cron":
             args = (ctx,)
         else:
@@ -221,10 +232,17 @@ class Worker(asyncio.BufferedProtocol):
         try:
             self._queue(p.result_frame(inv_id, value, emits))
         except p.NOT_JSON as exc:
-            self.send({"type": p.ERROR, "id": inv_id, "error": {
-                "type": "TypeError",
-                "message": f"the handler returned a value that is not JSON: {exc}",
-                "traceback": ""}})
+            self._send_not_json(inv_id, value, exc)
+
+    def _send_not_json(self, inv_id: int, value: Any, exc: Exception) -> None:
+        """The error for a result that is not JSON, saying so when it holds an awaitable."""
+        found = _find_awaitable(value)
+        if found is not None:
+            error = {"type": "ForgottenAwait", "message": f"the handler returned {found}"}
+        else:
+            error = {"type": "TypeError",
+                     "message": f"the handler returned a value that is not JSON: {exc}"}
+        self.send({"type": p.ERROR, "id": inv_id, "error": {**error, "traceback": ""}})
 
     def _send_error(self, inv_id: int, exc: BaseException) -> None:
         self.send({"type": p.ERROR, "id": inv_id, "error": {
@@ -256,11 +274,13 @@ class Worker(asyncio.BufferedProtocol):
         self._checks = {topic: (_any if schema is None else compile_check(schema))
                         for topic, schema in schemas.items()}
 
-    def emit(self, ctx: Context, topic: str, data: Any, event_id: Any = None) -> Any:
+    def emit(self, ctx: Context, topic: str, data: Any, event_id: Any = None,
+             delay: Any = None) -> Any:
         """Keep the emit with its invocation when the fast check is sure it is valid
         (an async handler gets a finished future, a thread None); otherwise ask the host,
         which raises EmitError with every violation. Kept in call order either way.
-        `event_id` (`ctx.emit({..., "id"})`) becomes the emitted event's id."""
+        `event_id` (`ctx.emit({..., "id"})`) becomes the emitted event's id; `delay`
+        (a duration or seconds) travels in seconds, checked here so a typo raises now."""
         try:
             text = p.encode(data)
         except p.NOT_JSON as exc:
@@ -271,12 +291,20 @@ class Worker(asyncio.BufferedProtocol):
             if problem is not None:
                 raise EmitError(problem)
             entry.append(event_id)
+        if delay is not None:
+            try:
+                seconds = p.emit_delay(topic, delay)
+            except ValueError as exc:
+                raise EmitError(str(exc)) from None
+            if len(entry) == 2:
+                entry.append(None)
+            entry.append(seconds)
         ctx._emits.append(entry)
         check = self._checks.get(topic)
         on_loop = threading.get_ident() == self.loop_thread
         if check is not None and check(p.decode(text)):  # judged as the host will see it
             return self._accepted if on_loop else None
-        args = [{"topic": topic, "data": data, "id": event_id}]
+        args = [{"topic": topic, "data": data, "id": event_id, "delay": delay}]
         if on_loop:
             future = self.call(ctx._id, p.OP_EMIT, args)
             future.add_done_callback(lambda f: _reject_if_failed(entry, f))
@@ -345,6 +373,24 @@ class Worker(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.close()
         self.done.set_result(code)
+
+
+def _find_awaitable(value: Any, depth: int = 0) -> str | None:
+    """The "did you forget await?" message for the first awaitable in a result, or None."""
+    found = forgotten(value)
+    if found is not None or depth > 4:
+        return found
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _find_awaitable(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _any(value: Any) -> bool:

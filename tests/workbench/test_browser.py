@@ -120,6 +120,21 @@ async def test_clicking_a_node_shows_its_configuration_and_schemas(page: Page, s
     assert await page.evaluate("location.hash") == "#/flows/~all?node=topic%3Aorder.placed"
 
 
+async def test_a_steps_flow_control_rules_are_shown_in_words_with_what_waits(
+    page: Page, shop: TestApp,
+) -> None:
+    await open_view(page, shop)
+    # When a person clicks the step with `flow: {concurrency: {limit: 4, key: customer}}`
+    await page.click('.node[data-id="step:charge-payment"]')
+    await page.wait_for("!!document.querySelector('#details .flow-rules [data-rule]')",
+                        what="the flow-control rules")
+    # Then the rule is in plain words, with how many events wait on it now
+    rules = await js(page, "[...document.querySelectorAll('#details .flow-rules li')]"
+                           ".map((li) => li.textContent)")
+    assert rules == ["at most 4 running at once per customer — 0 waiting"]
+    await screenshot(page, "step-flow-control")
+
+
 async def test_the_endpoint_tester_sends_a_request_and_shows_the_response(page: Page, shop: TestApp) -> None:
     await open_view(page, shop, "#/endpoints/create-order")
     await page.wait_for_selector("#tester-body")

@@ -101,6 +101,18 @@ function idempotencyText(step) {
   return [`once per `, what, `; ${repeat} for ${fmtDuration(ttl)}`];
 }
 
+/** `flow:` in words, each rule with how many events wait on it now (GET /flow). */
+function flowControlRows(step) {
+  if (!step.flow_control) return [];
+  const list = h("ul", { class: "flow-rules" }, h("li", { class: "muted" }, "loading…"));
+  api("/flow").then((answer) => {
+    const rules = (answer.steps || {})[step.name] || [];
+    list.replaceChildren(...rules.map((r) => h("li", { "data-rule": r.rule }, r.text, " — ",
+      h("strong", { class: "waiting" }, `${r.waiting} waiting`))));
+  }).catch((err) => list.replaceChildren(h("li", { class: "muted" }, `unknown (${err.message})`)));
+  return row("Flow control", list);
+}
+
 function executionRows(step) {
   if (step.type === "noop") return [];
   const backoff = step.backoff || {};
@@ -111,6 +123,7 @@ function executionRows(step) {
     ...row("Timeout", fmtDuration(step.timeout)),
     ...row("Retries", retries),
     ...(step.idempotency ? row("Idempotent", idempotencyText(step)) : []),
+    ...flowControlRows(step),
     ...row("Workers", `${step.workers ?? 1} worker process${step.workers > 1 ? "es" : ""}, up to ${step.concurrency ?? "–"} runs at once${step.memory ? `, ${fmtBytes(step.memory)} memory each` : ""}`),
   ];
 }

@@ -46,6 +46,7 @@ function normaliseStep(raw) {
     concurrency: raw.concurrency,
     memory: raw.memory,
     idempotency: raw.idempotency || null,
+    flow_control: raw.flow_control || null,
     method: raw.method ? String(raw.method).toUpperCase() : null,
     path: raw.path || null,
     body: raw.body || null,
