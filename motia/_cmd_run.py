@@ -76,7 +76,9 @@ def run_command(args: argparse.Namespace, *, dev: bool) -> int:
         "max_body", "eager", "metrics_port")}
     flags["dev"] = dev
     config = RunConfig.resolve(flags, adapters=app.adapters)
-    return asyncio.run(serve(app, config, source, refs=compiled.ref_files))
+    from motia.runner._loop import run as run_loop
+
+    return run_loop(serve(app, config, source, refs=compiled.ref_files))
 
 
 def project_source(project: str) -> Path:

@@ -67,15 +67,21 @@ def free_port() -> int:
 
 
 def child_pids(pid: int) -> dict[int, str]:
-    """The direct children of `pid` (a replica's workers) -> their command lines."""
-    out = subprocess.run(["ps", "-ww", "--ppid", str(pid), "-o", "pid=,args="],
+    """The descendants of `pid` (a replica's workers, and the fork server they are forked
+    from) -> their command lines."""
+    out = subprocess.run(["ps", "-ww", "-e", "-o", "pid=,ppid=,args="],
                          capture_output=True, text=True, check=False).stdout
-    children = {}
+    parents, args = {}, {}
     for line in out.splitlines():
-        head, _, args = line.strip().partition(" ")
-        if head.isdigit():
-            children[int(head)] = args
-    return children
+        fields = line.split(None, 2)
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            parents[int(fields[0])] = int(fields[1])
+            args[int(fields[0])] = fields[2] if len(fields) > 2 else ""
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {p: args[p] for p in sorted(found)}
 
 
 def alive(pid: int) -> bool:
