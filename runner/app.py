@@ -36,10 +36,11 @@ from motia.runner.delivery.log import DeliveryLog
 from motia.runner.delivery.pipeline import DeliveryServices
 from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
+from motia.runner.metrics import Metrics
 from motia.runner.state.base import DeadLetter, StateStore
 from motia.runner.topics import TopicSchemas
 from motia.runner.tracing import TraceStore
-from motia.runner.workers.api import Emit, InvocationContext, InvocationResult
+from motia.runner.workers.api import Emit, InvocationContext, InvocationResult, new_span_id
 
 Closer = Callable[[float], Awaitable[None]]
 
@@ -79,6 +80,10 @@ class Runtime:
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
         self.hooks.add(DeliveryLog(self.logger))
+        self.metrics: Metrics | None = None
+        if self.config.metrics:
+            self.metrics = Metrics()
+            self.hooks.add(self.metrics)
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
@@ -144,13 +149,15 @@ class Runtime:
         leases = LeaseKeeper(self.store)
         self._push("leases", _ignore_grace(leases.close))
         self.delivery = DeliveryServices(invoker=self, store=self.store, leases=leases,
-                                         logger=self.logger)
+                                         logger=self.logger, hooks=self.hooks)
         if self.app.streams:
             await self._start_streams()
         self.bus = create_bus(config.events, app=self.app, store=self.store, hooks=self.hooks,
                               url=config.amqp_url)
         await self.bus.open()
         self._push("event bus", self._close_bus)
+        if self.metrics is not None:
+            self.metrics.watch_queues(self.bus.depths)
         await self._start_pool()
         await self._start_ticks()
         await self.bus.start(self._consumers() if config.consumes else {})
@@ -218,7 +225,7 @@ class Runtime:
         assert self.delivery is not None
         self.gateway = Gateway(self, self.app, self.config, self.logger,
                                answers=ApiAnswers(self.delivery.store, self.delivery.leases),
-                               add_routes=self._add_routes)
+                               add_routes=self._add_routes, hooks=self.hooks)
         self._runner = web.AppRunner(self.gateway.application(), access_log=None,
                                      shutdown_timeout=self.config.grace)
         await self._runner.setup()
@@ -336,7 +343,7 @@ class Runtime:
         topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
                         event_id=e.id or emitted_id(ctx.event_id, step.name, n),
-                        validated_by=topics)
+                        validated_by=topics, span_id=new_span_id(), parent_span=ctx.span_id)
                   for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None

@@ -57,6 +57,11 @@ class Event:
     first_failure: float | None = None
     source: str | None = None  # the emitting step, None for `motia emit`
     time: float = field(default_factory=time.time)
+    #: the W3C span id of the publish that sent this event (the parent-id of the
+    #: `traceparent` it travels with); None for `motia emit`, a cron tick, a replay
+    span_id: str | None = None
+    #: the span of the invocation that emitted it (the publish span's parent); local only
+    parent_span: str | None = field(default=None, compare=False, repr=False)
     #: the TopicSchemas that already judged `data` in this process (ctx.emit, `motia emit`);
     #: delivery skips checking it again against the same ones. Never sent over a wire.
     validated_by: object = field(default=None, compare=False, repr=False)
@@ -71,6 +76,7 @@ class Event:
             "first_failure": self.first_failure,
             "source": self.source,
             "time": self.time,
+            "span_id": self.span_id,
         }
 
     @classmethod
@@ -103,6 +109,12 @@ class EventBus(ABC):
     async def ping(self) -> None:
         """Check that the broker is reachable now (the readiness probe asks); raise
         AdapterUnavailable naming it and the fix when not. The memory bus always is."""
+
+    async def depths(self) -> dict[str, int]:
+        """Events waiting in each step's queue now (step name -> count), for the
+        `motia_queue_depth` gauge; steps the backend cannot count right now are left
+        out. The base has no queues to count."""
+        return {}
 
     async def start(self, consumers: Mapping[str, Consumer]) -> None:
         """Begin delivering to `consumers` (step name -> consumer). `{}` publishes only."""
