@@ -15,6 +15,7 @@ under all of them at once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import time
@@ -140,6 +141,7 @@ class Runtime:
 
         config = self.config
         self._push("logging bridge", _sync_closer(bridge_stdlib_logging(self.logger)))
+        self._start_traces()
         if config.metrics_port is not None:
             await self._start_ops(config.metrics_port)
         self.store = create_store(config.state, namespace=self.app.name, url=config.state_url,
@@ -166,6 +168,24 @@ class Runtime:
             await self._start_scheduler()
         if config.serves_http:
             await self._start_http()
+
+    def _start_traces(self) -> None:
+        """OpenTelemetry export when OTEL_* asks for it (runner/otel.py), closed last so
+        the spans of the drain are flushed too."""
+        from motia.runner.otel import trace_hooks
+
+        spans = trace_hooks(lambda: self.app, self.config.role)
+        if spans is None:
+            return
+        spans.set_bus(self.config.events)
+        self.hooks.add(spans)
+
+        async def close(grace: float) -> None:
+            del grace  # the exporter's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT) bounds it
+            self.hooks.remove(spans)
+            await asyncio.to_thread(spans.close)
+
+        self._push("traces", close)
 
     async def _start_pool(self) -> None:
         from motia.runner.workers.pool import WorkerPool
@@ -362,7 +382,7 @@ class Runtime:
                 errors,
             )
         event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
-                      validated_by=self.topics)
+                      validated_by=self.topics, span_id=new_span_id())
         assert self.bus is not None
         await self.bus.publish([event])
         self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,
