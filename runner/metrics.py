@@ -5,7 +5,8 @@ default one), so replicas started in one process (the tests) each expose only th
 series. Every series and its labels are listed in docs/operations.md.
 
 Labels are bounded by construction: steps, topics and route *templates* come from the
-plan (`/orders/{id}`, never `/orders/42`; a request no route matched is `route=""`),
+plan (`/orders/{id}`, never `/orders/42`; requests no route matched are all
+`route="unmatched"`),
 and free-text reasons (why a worker exited, why a delivery was put back) are cut to
 their leading words, digits folded, with at most `MAX_REASONS` distinct values per
 series before the rest count as "other". No id ever becomes a label.
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from motia.runner.workers.api import InvocationContext
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: the `route` label of every request no step's route matched (a route starts with "/")
+UNMATCHED = "unmatched"
 #: distinct values a free-text `reason` label may take per series; then "other"
 MAX_REASONS = 20
 #: seconds a scrape waits for the broker to count the queues before answering without
@@ -42,6 +45,8 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
            10.0, 30.0, 60.0)
 #: reasons a worker stops that the runtime asked for: not restarts
 _ASKED = frozenset({"was stopped", "was retired"})
+#: a client may send any token as a method: others count as "other"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _DIGITS = re.compile(r"\d+")
 _CUT = re.compile(r"[:(\[{;,]")
 
@@ -127,7 +132,8 @@ class Metrics(Hooks):
         key = (method, route, status)
         child = self._answered.get(key)
         if child is None:
-            child = self._answered[key] = self.responses.labels(method, route, str(status))
+            child = self._answered[key] = self.responses.labels(
+                method if method in _METHODS else "other", route or UNMATCHED, str(status))
         child.inc()
 
     def after_publish(self, events: list[Event]) -> None:
