@@ -132,8 +132,10 @@ class Metrics(Hooks):
         key = (method, route, status)
         child = self._answered.get(key)
         if child is None:
-            child = self._answered[key] = self.responses.labels(
-                method if method in _METHODS else "other", route or UNMATCHED, str(status))
+            if method not in _METHODS:  # not cached either: the cache must stay bounded
+                method, key = "other", ("other", route, status)
+            child = self._answered[key] = self.responses.labels(method, route or UNMATCHED,
+                                                                str(status))
         child.inc()
 
     def after_publish(self, events: list[Event]) -> None:

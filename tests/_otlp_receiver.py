@@ -42,6 +42,7 @@ class Received:
     end: int
     status: int  # 0 unset, 1 ok, 2 error
     attributes: dict[str, Any] = field(default_factory=dict)
+    resource: dict[str, Any] = field(default_factory=dict)
 
 
 class OtlpReceiver:
@@ -87,7 +88,8 @@ class OtlpReceiver:
                         service=str(resource.get("service.name", "")),
                         start=span.start_time_unix_nano, end=span.end_time_unix_nano,
                         status=span.status.code,
-                        attributes={a.key: _value(a.value) for a in span.attributes}))
+                        attributes={a.key: _value(a.value) for a in span.attributes},
+                        resource=resource))
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
                             content_type="application/x-protobuf")
 
