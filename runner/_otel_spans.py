@@ -170,9 +170,10 @@ class OtelSpans(Hooks):
 
     def _language(self, step: str) -> str:
         try:
-            return self._plan().step(step).handler.language
-        except (KeyError, AttributeError):
+            handler = self._plan().step(step).handler
+        except KeyError:
             return "unknown"
+        return "unknown" if handler is None else str(handler.language)
 
 
 def _trace_int(trace_id: str, attributes: dict[str, Any]) -> int:
