@@ -172,3 +172,59 @@ def test_free_text_reasons_become_bounded_labels() -> None:
         asyncio.run(metrics.render()).decode()) for s in f.samples
         if s.name == "motia_worker_restarts_total"}
     assert len(reasons) == MAX_REASONS + 1 and "other" in reasons
+
+
+GATED_YAML = """
+    version: 1
+    app: gated
+    topics:
+      job.created: {schema: {type: object}}
+    flows:
+      jobs: {}
+    steps:
+      run-job:
+        type: event
+        subscribes: [job.created]
+        workers: 1
+        concurrency: 1
+        flows: [jobs]
+        handler: steps/run_job.py
+"""
+GATED_FILES = {
+    "steps/run_job.py": """
+        import asyncio
+
+        async def handler(job, ctx):
+            while not await ctx.state.get("gate", "open"):
+                await asyncio.sleep(0.02)
+    """,
+}
+
+
+async def test_queue_depth_counts_the_events_waiting_at_scrape_time(tmp_path: Path) -> None:
+    # Given a step that runs one event at a time and holds it until a gate opens
+    app = compile_project(write_project(tmp_path, GATED_YAML, GATED_FILES)).app
+    config = RunConfig(state="memory", role="workers", metrics_port=0, log_format="none")
+    async with Runtime(app, config) as runtime:
+        assert runtime.ops_url and runtime.store is not None
+        # When 5 events arrive while the first one is held
+        for n in range(5):
+            await runtime.emit("job.created", {"n": n})
+
+        async def holding() -> bool:
+            samples, _ = await scrape(runtime.ops_url or "")
+            return value(samples, "motia_invocations_total", step="run-job") == 1
+
+        await until(holding)
+        # Then 4 wait in the queue
+        samples, _ = await scrape(runtime.ops_url)
+        assert value(samples, "motia_queue_depth", step="run-job") == 4
+        # And once the gate opens, none do
+        await runtime.store.set("gate", "open", True)
+
+        async def drained() -> bool:
+            samples, _ = await scrape(runtime.ops_url or "")
+            return value(samples, "motia_queue_depth", step="run-job") == 0 and value(
+                samples, "motia_invocation_duration_seconds_count", step="run-job") == 5
+
+        await until(drained)
