@@ -13,7 +13,7 @@ Payload by step type:
 
 from __future__ import annotations
 
-import os
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,9 +21,12 @@ if TYPE_CHECKING:
     from motia.compiler.ir import Step
 
 
+_bits = random.getrandbits  # a span id needs uniqueness, not secrecy: half urandom's cost
+
+
 def new_span_id() -> str:
-    """A random 64-bit W3C span id as 16 hex digits."""
-    return os.urandom(8).hex()
+    """A random 64-bit W3C span id as 16 hex digits (never all zeros, which W3C forbids)."""
+    return "%016x" % (_bits(64) or 1)
 
 
 @dataclass(frozen=True)
