@@ -39,7 +39,20 @@ def exporter(env: Mapping[str, str] | None = None) -> str | None:
         return None
     if chosen == "otlp" and not any(env.get(name, "").strip() for name in ENDPOINTS):
         return None
+    if chosen == "otlp":
+        _check_protocol(env)
     return chosen
+
+
+def _check_protocol(env: Mapping[str, str]) -> None:
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = env.get(name, "").strip()
+        if protocol and protocol != "http/protobuf":
+            raise UsageError(f"{name}={protocol!r}: Motia exports OTLP over HTTP only; set "
+                             "it to http/protobuf (or unset it) and point the endpoint at the "
+                             "collector's OTLP/HTTP port (4318)")
+        if protocol:
+            return
 
 
 def trace_hooks(plan: Callable[[], App], role: str,

@@ -148,6 +148,12 @@ def test_traces_are_on_only_when_an_endpoint_is_configured() -> None:
                                          r"otlp, console, none \(OTLP is sent over "
                                          r"HTTP/protobuf\)$"):
         otel.exporter({"OTEL_TRACES_EXPORTER": "zipkin"})
+    assert otel.exporter({**endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}) == "otlp"
+    with pytest.raises(UsageError, match=r"^OTEL_EXPORTER_OTLP_PROTOCOL='grpc': Motia exports "
+                                         r"OTLP over HTTP only; set it to http/protobuf \(or "
+                                         r"unset it\) and point the endpoint at the collector's "
+                                         r"OTLP/HTTP port \(4318\)$"):
+        otel.exporter({**endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
 
 
 def test_with_traces_off_the_sdk_is_never_imported(tmp_path: Path) -> None:
