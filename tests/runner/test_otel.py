@@ -175,3 +175,28 @@ asyncio.run(main())
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=env, cwd=REPO, timeout=60, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_traceparent_is_read_and_written_as_w3c_says() -> None:
+    from motia.runner import traceparent
+
+    assert traceparent.parse(INCOMING) == (TRACE_ID, CALLER)
+    assert traceparent.parse(" " + INCOMING.upper() + " ") == (TRACE_ID, CALLER)
+    for bad in ("", "garbage", f"00-{'0' * 32}-{CALLER}-01", f"00-{TRACE_ID}-{'0' * 16}-01",
+                f"00-{TRACE_ID[:-1]}-{CALLER}-01"):
+        assert traceparent.parse(bad) is None, bad
+    assert traceparent.format(TRACE_ID, CALLER) == INCOMING
+    assert traceparent.format("my-own-trace", CALLER) is None  # not a W3C id: not sent on
+    assert traceparent.format(TRACE_ID, None) is None
+
+
+def test_an_amqp_message_carries_the_publish_span_as_traceparent() -> None:
+    from motia.runner.bus import _amqp
+    from motia.runner.bus.base import Event
+
+    event = Event(topic="t", data={"a": 1}, trace_id=TRACE_ID, span_id=CALLER,
+                  parent_span="1111111111111111")
+    message = _amqp.encode(event)
+    assert message.headers["traceparent"] == INCOMING
+    back = _amqp.decode_parts(message.body, message.headers, "t")
+    assert (back.trace_id, back.span_id, back.parent_span) == (TRACE_ID, CALLER, None)
