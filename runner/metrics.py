@@ -51,7 +51,7 @@ DEPTH_TIMEOUT = 2.0
 #: invocation durations: 1 ms to 1 min, where handlers live
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
            10.0, 30.0, 60.0)
-_BOUNDS = [floatToGoString(b) for b in BUCKETS] + ["+Inf"]
+_BOUNDS = [str(floatToGoString(b)) for b in BUCKETS] + ["+Inf"]  # type: ignore[no-untyped-call]
 #: reasons a worker stops that the runtime asked for: not restarts
 _ASKED = frozenset({"was stopped", "was retired"})
 #: a client may send any token as a method: others count as "other"
@@ -111,7 +111,7 @@ class Metrics(Hooks):
         self._invocations = self.counts["invocations"]
         self._responses = self.counts["responses"]
         self._published = self.counts["published"]
-        self.registry.register(self)  # type: ignore[arg-type]  # a collector: `collect`
+        self.registry.register(self)  # a collector: prometheus-client calls `collect`
 
     def watch_queues(self, depths: Depths) -> None:
         """Count the queues with `depths` (the bus's) at every scrape."""
