@@ -172,3 +172,36 @@ async def test_counters_add_up_across_replicas_on_rabbitmq_and_redis(cluster: Cl
     # And every replica reports the (now empty) queue of the step from the broker
     for scrape in (front, *back):
         assert scrape[("motia_queue_depth", frozenset({("step", "run-job")}))] == 0
+
+
+CRON_YAML = """
+    version: 1
+    app: {app}
+    flows:
+      clock: {}
+    steps:
+      every-second: {type: cron, cron: "* * * * * *", flows: [clock], handler: steps/tick.py}
+"""
+CRON_FILES = {"steps/tick.py": """
+    async def handler(ctx):
+        await ctx.state.incr("ticks", "n", 1)
+"""}
+
+
+async def test_a_cron_replica_serves_its_metrics_on_its_ops_port(cluster: Cluster) -> None:
+    # Given a cron-role replica (no HTTP of its own) with --metrics-port
+    project = cluster.project(CRON_YAML, CRON_FILES)
+    (replica,) = await cluster.start(project, roles=("cron",), metrics=True)
+    assert not replica.serves_http and replica.ops_url
+
+    # When its cron step has fired a few times
+    async def fired() -> bool:
+        return total([await metrics(replica)], "motia_invocations_total",
+                     step="every-second") >= 3
+
+    await until(fired)
+    # Then its ops port counts the ticks, timed, and none failed
+    scrape = await metrics(replica)
+    count = total([scrape], "motia_invocation_duration_seconds_count", step="every-second")
+    assert count >= 3
+    assert [labels for name, labels in scrape if name == "motia_invocation_failures_total"] == []

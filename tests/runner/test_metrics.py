@@ -228,3 +228,27 @@ async def test_queue_depth_counts_the_events_waiting_at_scrape_time(tmp_path: Pa
                 samples, "motia_invocation_duration_seconds_count", step="run-job") == 5
 
         await until(drained)
+
+
+async def test_a_killed_worker_counts_as_a_restart_with_its_reason(fixable: App) -> None:
+    import os
+    import signal
+
+    # Given a replica whose workers are started at boot
+    config = RunConfig(state="memory", port=0, log_format="none", eager=True)
+    async with Runtime(fixable, config) as runtime:
+        pids = [w.pid for w in runtime.pool.workers if w.pid]
+        assert pids
+        # When one worker process is killed from outside
+        os.kill(pids[0], signal.SIGKILL)
+
+        async def counted() -> bool:
+            samples, _ = await scrape(runtime.url)
+            return any(name == "motia_worker_restarts_total" for name, _ in samples)
+
+        await until(counted)
+        samples, _ = await scrape(runtime.url)
+    # Then one restart is counted, its reason the signal, not the pid
+    restarts = {dict(labels)["reason"]: v for (name, labels), v in samples.items()
+                if name == "motia_worker_restarts_total"}
+    assert restarts == {"was killed by SIGKILL": 1}
