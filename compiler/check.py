@@ -3,8 +3,10 @@
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
 streams a step writes are declared, the `streams_auth` handler exists,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
-handler files exist and define their function. Warnings (the project still compiles): a topic nobody subscribes
-to, a step in no flow, a stream no step writes, steps that trigger each other in a cycle.
+handler files exist and define their function, flow-control keys name properties of the
+subscribed topics' schemas. Warnings (the project still compiles): a topic nobody subscribes
+to, a step in no flow, a stream no step writes, a state group only read (state_groups.py),
+steps that trigger each other in a cycle.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from pathlib import Path
 from motia.compiler._handlers import check_handler
 from motia.compiler._problems import Problems
 from motia.compiler.cron import check_cron, check_timezone
+from motia.compiler.flowcontrol import check_flow_keys
 from motia.compiler.ir import App, JSONSchema, Step, Topic
 from motia.compiler.keypaths import KeyPath, check_in_schema, parse_key_path
+from motia.compiler.state_groups import warn_state_groups
 from motia.compiler.suggest import did_you_mean
 from motia.errors import CompileError
 
@@ -39,6 +43,7 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
             _check_schedule(step, problems)
         if step.idempotency is not None and step.idempotency.key is not None:
             _check_idempotency_key(app, step, step.idempotency.key, problems)
+        check_flow_keys(app, step, problems)
         check_handler(step, Path(app.root), problems, require_file=require_handlers)
     if app.streams_auth is not None:
         check_handler(app.streams_auth, Path(app.root), problems,
@@ -220,6 +225,7 @@ def warn(app: App, problems: Problems) -> None:
             problems.warn(("streams", stream.name), f"stream '{stream.name}' is written by no step",
                           f"add `streams: [{stream.name}]` to the steps that call "
                           f"ctx.streams.{stream.name}, or remove it")
+    warn_state_groups(app, problems)
     _warn_cycles(app, problems)
 
 

@@ -1,4 +1,5 @@
-"""The step graph: steps and topics as nodes, emits and subscribes as edges.
+"""The step graph: steps, topics, streams and state groups as nodes; emits, subscribes,
+writes and reads as edges.
 
 It is the one picture of the app every exporter and checker starts from: the compiler
 warns about its cycles, `--graph` writes it as JSON for tools, and the diagrams walk it.
@@ -14,7 +15,9 @@ from typing import Any
 
 import networkx as nx
 
+from motia.compiler.cron_words import describe_cron
 from motia.compiler.ir import App, Step
+from motia.compiler.state_groups import state_groups
 
 MAX_CYCLES = 100
 """Cycle enumeration is exponential in the worst case; warnings need only the first few."""
@@ -33,6 +36,11 @@ def topic_id(name: str) -> str:
 def stream_id(name: str) -> str:
     """The node id of stream `name`."""
     return f"stream:{name}"
+
+
+def state_id(name: str) -> str:
+    """The node id of state group `name`."""
+    return f"state:{name}"
 
 
 def build_graph(app: App) -> nx.DiGraph:
@@ -59,7 +67,11 @@ def build_graph(app: App) -> nx.DiGraph:
     for stream in app.streams:
         graph.add_node(stream_id(stream.name), kind="stream", name=stream.name,
                        schema_name=stream.schema_name, description=stream.description, flows=[])
+    for name in state_groups(app):
+        graph.add_node(state_id(name), kind="state", name=name, schema_name=None,
+                       description="", flows=[])
     for step in app.steps:
+        _add_state_edges(graph, step)
         for name in step.streams:
             if stream_id(name) not in graph:  # undeclared: the checker reports it
                 graph.add_node(stream_id(name), kind="stream", name=name, schema_name=None,
@@ -75,6 +87,15 @@ def build_graph(app: App) -> nx.DiGraph:
     return graph
 
 
+def _add_state_edges(graph: nx.DiGraph, step: Step) -> None:
+    for name in step.state_writes:
+        kind = "updates" if name in step.state_reads else "writes"
+        graph.add_edge(step_id(step.name), state_id(name), kind=kind)
+    for name in step.state_reads:
+        if name not in step.state_writes:
+            graph.add_edge(state_id(name), step_id(step.name), kind="reads")
+
+
 def _step_attrs(step: Step) -> dict[str, Any]:
     handler = step.handler
     return {
@@ -86,6 +107,7 @@ def _step_attrs(step: Step) -> dict[str, Any]:
         "method": step.method,
         "path": step.path,
         "cron": step.cron,
+        "schedule": describe_cron(step.cron, step.timezone) if step.cron else None,
         "language": handler.language if handler else None,
         "handler": f"{handler.path}:{handler.function}" if handler else None,
     }
@@ -101,7 +123,7 @@ def _ensure_topic(graph: nx.DiGraph, name: str) -> None:
 def _assign_topic_flows(graph: nx.DiGraph, app: App) -> None:
     rank = {flow.name: index for index, flow in enumerate(app.flows)}
     for node, attrs in graph.nodes(data=True):
-        if attrs["kind"] not in ("topic", "stream"):
+        if attrs["kind"] not in ("topic", "stream", "state"):
             continue
         neighbours = [*graph.predecessors(node), *graph.successors(node)]
         flows = {flow for step in neighbours for flow in graph.nodes[step]["flows"]}

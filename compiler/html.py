@@ -10,9 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from motia.compiler._templates import render
+from motia.compiler.cron_words import describe_cron
+from motia.compiler.flowcontrol import describe
 from motia.compiler.ir import App, JSONSchema, Step
 from motia.compiler.layout import CHAR_W, NO_FLOW, PAD_X, layout
+from motia.compiler.palette import PALETTE
 from motia.compiler.schema_fields import schema_fields
+from motia.compiler.state_groups import state_groups
 
 LOOP_DROP = 18.0
 
@@ -29,6 +33,8 @@ def render_html(app: App) -> str:
         steps=steps,
         topics=_topic_rows(app, schemas),
         streams=_stream_rows(app, schemas),
+        groups=_state_rows(app),
+        palette=PALETTE,
         schemas=schemas.sections,
     )
     return text
@@ -70,7 +76,8 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
         **node,
         "cls": f"n-{node['type']}",
         "x": _num(x), "y": _num(y), "w": _num(w), "h": _num(h),
-        "rx": _num(h / 2 if node["kind"] == "topic" else 10 if node["kind"] == "stream" else 6),
+        "rx": _num(h / 2 if node["kind"] == "topic" else 10 if node["kind"] == "stream"
+                   else 2 if node["kind"] == "state" else 6),
         "cx": _num(x + w / 2),
         "ty": _num(y + (19 if has_sub else h / 2 + 4)),
         "sy": _num(y + 36),
@@ -130,8 +137,8 @@ class _Schemas:
 def _trigger(step: Step) -> str:
     if step.type == "api":
         return f"{step.method} {step.path}"
-    if step.type == "cron":
-        return f"cron {step.cron}" + (f" ({step.timezone})" if step.timezone else "")
+    if step.type == "cron" and step.cron:
+        return f"{describe_cron(step.cron, step.timezone)} (cron {step.cron})"
     return "on " + ", ".join(step.subscribes) if step.subscribes else ""
 
 
@@ -154,6 +161,7 @@ def _step_row(step: Step, schemas: _Schemas) -> dict[str, Any]:
         "subscribes": list(step.subscribes),
         "flows": list(step.flows),
         "payloads": [(label, link) for label, link in payloads if link],
+        "flow_control": describe(step.flow_control) if step.flow_control else [],
     }
 
 
@@ -181,3 +189,11 @@ def _stream_rows(app: App, schemas: _Schemas) -> list[dict[str, Any]]:
         "schema": schemas.link(stream.schema, f"Stream {stream.name}: item", stream.schema_name),
         "writers": [step.name for step in app.steps if stream.name in step.streams],
     } for stream in app.streams]
+
+
+def _state_rows(app: App) -> list[dict[str, Any]]:
+    return [{
+        "name": group,
+        "writers": [step.name for step in app.steps if group in step.state_writes],
+        "readers": [step.name for step in app.steps if group in step.state_reads],
+    } for group in state_groups(app)]

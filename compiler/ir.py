@@ -80,6 +80,56 @@ class Idempotency:
 
 
 @dataclass(frozen=True)
+class Concurrency:
+    """`flow.concurrency`: at most `limit` deliveries of one key run at once, all replicas."""
+
+    limit: int
+    #: dotted path into the event's data; None: the whole step is one key
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`flow.rate`: at most `limit` starts per key in each window of `per` seconds."""
+
+    limit: int
+    per: float
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Debounce:
+    """`flow.debounce`: a burst of one key runs once, with its last event, `wait` seconds
+    after that event was published."""
+
+    wait: float
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """`flow.order`: one delivery of one key at a time, in publish order."""
+
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """`flow:` of an event step; each rule is None when not given."""
+
+    concurrency: Concurrency | None = None
+    rate: Rate | None = None
+    debounce: Debounce | None = None
+    order: Order | None = None
+
+    def rules(self) -> tuple[tuple[str, Concurrency | Rate | Debounce | Order], ...]:
+        """(name, rule) of the rules given, in the order deliveries pass them."""
+        named = (("order", self.order), ("debounce", self.debounce),
+                 ("concurrency", self.concurrency), ("rate", self.rate))
+        return tuple((name, rule) for name, rule in named if rule is not None)
+
+
+@dataclass(frozen=True)
 class Handler:
     """Where a step's code lives: `path` is relative to the project root."""
 
@@ -107,6 +157,9 @@ class Step:
     subscribes: tuple[str, ...] = ()
     #: streams the handler writes through ctx.streams (drawn beside the step)
     streams: tuple[str, ...] = ()
+    #: state groups the handler reads and writes (`state: {reads, writes}`), for diagrams
+    state_reads: tuple[str, ...] = ()
+    state_writes: tuple[str, ...] = ()
     # execution, from `defaults` unless the step overrides them
     timeout: float = _RUN.timeout
     retries: int = _RUN.retries
@@ -115,6 +168,8 @@ class Step:
     concurrency: int = _RUN.concurrency
     memory: int = _RUN.memory
     idempotency: Idempotency | None = None
+    #: `flow:` (event steps): concurrency, rate, debounce, order per key
+    flow_control: FlowControl | None = None
     # api
     method: str | None = None
     path: str | None = None

@@ -1,6 +1,6 @@
 """Dotted key paths into a step's input (`data.customer.id`, `body.id`), checked at compile time.
 
-An idempotency key (and, later, a flow-control key) names a value inside what a step
+An idempotency key (and a flow-control key, a path into the data without `data.`) names a value inside what a step
 receives. A typo there would fail silently at run time (every event without the value
 falls back to its event id), so the compiler walks the path through the JSON Schema the
 value must match and reports a property the schema does not declare, with a "did you
@@ -28,7 +28,8 @@ class KeyPath:
 
     @property
     def text(self) -> str:
-        return ".".join((self.root, *self.parts))
+        """As written: `data.id`; a path into the data itself (root "") has no prefix."""
+        return ".".join(part for part in (self.root, *self.parts) if part)
 
 
 def parse_key_path(text: str, roots: Sequence[str]) -> KeyPath:
@@ -67,11 +68,12 @@ def check_in_schema(path: KeyPath, schema: JSONSchema | None, what: str) -> bool
 
 
 def _missing(path: KeyPath, depth: int, what: str, properties: Mapping[str, Any]) -> CompileError:
-    inside = ".".join((path.root, *path.parts[:depth]))
+    inside = ".".join(part for part in (path.root, *path.parts[:depth]) if part)
     names = [str(name) for name in properties]
     fallback = f"its properties are {one_of(names)}"
+    place = f"in `{inside}`" if inside else "in its data"
     return CompileError(
-        f"key '{path.text}': {what} has no property '{path.parts[depth]}' in `{inside}`",
+        f"key '{path.text}': {what} has no property '{path.parts[depth]}' {place}",
         did_you_mean(path.parts[depth], names, fallback=fallback),
     )
 

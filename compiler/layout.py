@@ -20,6 +20,7 @@ from typing import Any
 
 import networkx as nx
 
+from motia.compiler.cron_words import describe_cron
 from motia.compiler.graph import build_graph
 from motia.compiler.ir import App
 
@@ -158,7 +159,7 @@ def _box(node: str, attrs: dict[str, Any]) -> dict[str, Any]:
     kind = attrs["kind"]
     sublabel = _sublabel(attrs) if kind == "step" else ""
     longest = max(len(attrs["name"]), len(sublabel))
-    height = TOPIC_H if kind in ("topic", "stream") else STEP_H_SUB if sublabel else STEP_H
+    height = TOPIC_H if kind in ("topic", "stream", "state") else STEP_H_SUB if sublabel else STEP_H
     return {
         "id": node,
         "name": attrs["name"],
@@ -176,7 +177,7 @@ def _sublabel(attrs: dict[str, Any]) -> str:
     if attrs["type"] == "api":
         return f"{attrs['method'] or ''} {attrs['path'] or ''}".strip()
     if attrs["type"] == "cron":
-        return f"cron {attrs['cron'] or ''}"
+        return describe_cron(attrs["cron"], zone=False) if attrs["cron"] else "cron"
     return "noop" if attrs["type"] == "noop" else ""
 
 

@@ -8,7 +8,11 @@ Layout choices:
 - a topic sits in the first flow of the steps touching it, outside any subgraph when
   none of them is in a flow; steps in no flow sit outside every subgraph;
 - edges come from `emits` and `subscribes` alone, whatever the flows say; a stream is a
-  cylinder beside the steps that write it (a dotted `writes` edge).
+  cylinder beside the steps that write it (a dotted `writes` edge), a state group a
+  parallelogram with dotted edges from its writers and to its readers (both ways for a
+  step that reads and writes it);
+- every node kind has a classDef, coloured as the Workbench legend (compiler/palette.py);
+  a cron step's second line is its schedule in words (compiler/cron_words.py).
 
 Any name renders: node ids are rebuilt from `[A-Za-z0-9_]` with a kind prefix (and a
 numeric suffix when two names sanitise alike), and labels are quoted with Mermaid's
@@ -25,6 +29,7 @@ from motia.compiler._names import unique
 from motia.compiler._templates import render
 from motia.compiler.graph import build_graph
 from motia.compiler.ir import App
+from motia.compiler.palette import PALETTE
 
 _ENTITIES = {
     '"': "#quot;",
@@ -36,7 +41,8 @@ _ENTITIES = {
     ";": "#59;",
     "\\": "#92;",
 }
-_PREFIX = {"step": "s_", "topic": "t_", "flow": "f_", "stream": "r_"}
+_PREFIX = {"step": "s_", "topic": "t_", "flow": "f_", "stream": "r_", "state": "g_"}
+_ARROWS = {"writes": "-.->", "reads": "-.->", "updates": "<-.->"}
 
 
 def escape_label(text: str) -> str:
@@ -81,14 +87,14 @@ def render_mermaid(app: App) -> str:
         if members:
             subgraphs.append({"id": ids("flow", flow), "label": escape_label(flow),
                               "nodes": members})
-    edges = [(_ref(graph, ids, source), "-.->" if kind == "writes" else "-->",
+    edges = [(_ref(graph, ids, source), _ARROWS.get(kind, "-->"),
               _ref(graph, ids, target)) for source, target, kind in graph.edges(data="kind")]
     text: str = render(
         "flowchart.mmd.j2",
         subgraphs=subgraphs,
         loose=[_node(graph.nodes[node], ids) for node in graph if homes[node] is None],
         edges=edges,
-        has_streams=bool(app.streams),
+        palette=list(PALETTE.items()),
     )
     return text
 
@@ -117,12 +123,12 @@ def _node(attrs: dict[str, Any], ids: _Ids) -> str:
         return f'{node_id}(["{name}"]):::topic'
     if attrs["kind"] == "stream":
         return f'{node_id}[("{name}")]:::stream'
+    if attrs["kind"] == "state":
+        return f'{node_id}[/"{name}"/]:::state'
     kind = attrs["type"]
     if kind == "api":
         detail = escape_label(f"{attrs['method'] or ''} {attrs['path'] or ''}".strip())
         return f'{node_id}["{name}<br/>{detail}"]:::api'
     if kind == "cron":
-        return f'{node_id}["{name}<br/>cron {escape_label(attrs["cron"] or "")}"]:::cron'
-    if kind == "noop":
-        return f'{node_id}["{name}"]:::noop'
-    return f'{node_id}["{name}"]'
+        return f'{node_id}["{name}<br/>{escape_label(attrs["schedule"] or "")}"]:::cron'
+    return f'{node_id}["{name}"]:::{kind}'

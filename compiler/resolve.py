@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar, cast, get_args
 
 from motia.compiler._problems import Problems
 from motia.compiler._refs import SchemaResolver
+from motia.compiler.flowcontrol import resolve_flow_control
 from motia.compiler.ir import (
     API_DEFAULT_KEY,
     DONE_TTL,
@@ -133,6 +134,8 @@ class _Resolver:
             emits=_names(raw.get("emits")),
             subscribes=_names(raw.get("subscribes")),
             streams=_names(raw.get("streams")),
+            state_reads=_names(_mapping(raw.get("state")).get("reads")),
+            state_writes=_names(_mapping(raw.get("state")).get("writes")),
             timeout=execution.timeout,
             retries=execution.retries if kind in ("event", "cron") else 0,
             backoff=execution.backoff,
@@ -140,6 +143,8 @@ class _Resolver:
             concurrency=execution.concurrency,
             memory=execution.memory,
             idempotency=self._idempotency(kind, raw, path),
+            flow_control=resolve_flow_control(raw.get("flow"), path, self.problems.error)
+            if kind == "event" else None,
         )
         if kind == "api":
             return self._api(step, raw, path)

@@ -153,7 +153,8 @@ def init_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     out.write(f"created {target}: app '{compiled.app.name}', "
               f"{count(compiled.app.steps, 'step')}\n\n")
-    out.write(f"next:\n  cd {target}\n  motia compile --mermaid flows.mmd\n  motia run\n")
+    out.write(f"next:\n  cd {target}\n  motia compile --mermaid flows.mmd\n  motia run\n"
+              "  pytest        # runs tests/, with the motia_app fixture\n")
     return 0
 
 

@@ -17,9 +17,12 @@ import signal
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from motia.compiler.ir import App
+
+if TYPE_CHECKING:
+    from motia.compiler import Compiled
 
 EXIT_KILLED = 137
 
@@ -61,13 +64,20 @@ def run_command(args: argparse.Namespace, *, dev: bool) -> int:
     from motia.runner.config import RunConfig
 
     source = project_source(args.project)
-    app = compile_and_warn(source)
+    if dev:  # a broken motia.yaml is printed and waited out, not an exit
+        from motia.runner.dev import compile_or_wait
+
+        compiled = compile_or_wait(source, compiled_and_warned, sys.stderr)
+        assert compiled is not None  # only a stop event ends the wait early
+    else:
+        compiled = compiled_and_warned(source)
+    app = compiled.app
     flags = {name: getattr(args, name) for name in (
         "events", "state", "amqp_url", "state_url", "port", "host", "role", "log_format",
         "max_body", "eager", "metrics_port")}
     flags["dev"] = dev
     config = RunConfig.resolve(flags, adapters=app.adapters)
-    return asyncio.run(serve(app, config, source))
+    return asyncio.run(serve(app, config, source, refs=compiled.ref_files))
 
 
 def project_source(project: str) -> Path:
@@ -80,17 +90,23 @@ def project_source(project: str) -> Path:
 def compile_and_warn(source: Path, stream: TextIO | None = None) -> App:
     """The project's plan, compiled only when it changed since the last compile
     (ProjectInvalid propagates to the CLI); print its warnings."""
+    app: App = compiled_and_warned(source, stream).app
+    return app
+
+
+def compiled_and_warned(source: Path, stream: TextIO | None = None) -> Compiled:
+    """`compile_and_warn`, with the `$ref` files the plan was built from."""
     from motia.compiler.plan import load_compiled
 
     compiled = load_compiled(source)
     out = stream or sys.stderr
     for warning in compiled.warnings:
         out.write(f"{warning}\n")
-    app: App = compiled.app
-    return app
+    return compiled
 
 
-async def serve(app: App, config: Any, source: Path, *, out: TextIO | None = None) -> int:
+async def serve(app: App, config: Any, source: Path, *, out: TextIO | None = None,
+                refs: tuple[str, ...] | None = None) -> int:
     """Run until the first signal, drain, and return the exit status."""
     from motia.runner.app import Runtime
 
@@ -105,7 +121,7 @@ async def serve(app: App, config: Any, source: Path, *, out: TextIO | None = Non
         if config.dev:
             from motia.runner.dev import DevReloader
 
-            reloader = asyncio.create_task(DevReloader(runtime, source).watch(stop))
+            reloader = asyncio.create_task(DevReloader(runtime, source, refs=refs).watch(stop))
         await stop.wait()
         runtime.logger.info(f"stopping: draining in-flight work (up to {config.grace:g}s); "
                             "send the signal again to kill")

@@ -2,8 +2,8 @@
 files written and the verdict.
 
 The tables are the answer to "did it understand my file the way I meant it?": the
-trigger of every step, who subscribes to each topic, and for cron steps the next
-three times they will really fire, in their time zone (a schedule is easy to misread).
+trigger of every step, its flow-control rules in words, who subscribes to each topic, and
+for cron steps the next three times they will really fire, in their time zone (a schedule is easy to misread).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def print_summary(compiled: Compiled, written: Iterable[Path], out: TextIO, err:
     steps = [(s.name, str(s.type), _trigger(s), _handler(s)) for s in app.steps]
     table(out, ("STEP", "TYPE", "TRIGGER", "HANDLER"), steps)
     table(out, ("CRON", "NEXT FIRES"), cron_rows(app, time.time() if now is None else now))
+    table(out, ("FLOW CONTROL", "RULES"), _flow_control_rows(app))
     table(out, ("TOPIC", "SCHEMA", "SUBSCRIBERS"), _topic_rows(app))
     table(out, ("FLOW", "STEPS"), _flow_rows(app))
     for warning in compiled.warnings:
@@ -54,6 +55,14 @@ def cron_rows(app: App, now: float) -> list[tuple[str, str]]:
         fires = next_fires(step.cron, step.timezone, now, FIRES)
         rows.append((step.name, ", ".join(f.strftime("%Y-%m-%d %H:%M:%S %Z") for f in fires)))
     return rows
+
+
+def _flow_control_rows(app: App) -> list[tuple[str, str]]:
+    """(step, its `flow:` rules in words) per step that has any."""
+    from motia.compiler.flowcontrol import describe
+
+    return [(step.name, "; ".join(describe(step.flow_control)))
+            for step in app.steps if step.flow_control is not None]
 
 
 def _topic_rows(app: App) -> list[tuple[str, str, str]]:

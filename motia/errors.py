@@ -120,6 +120,10 @@ class ReplayRefused(MotiaError):
     cannot be read); the letter is kept."""
 
 
+class TickRunning(MotiaError):
+    """Raised when a cron step is asked to run now while its previous tick still runs."""
+
+
 class AdapterUnavailable(MotiaError, ConnectionError):
     """Raised when a configured service (RabbitMQ, Redis, PostgreSQL) cannot be reached."""
 

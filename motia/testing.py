@@ -1,17 +1,22 @@
 """Test your Motia app in-process, from your own pytest suite.
 
-    from motia.testing import TestApp
+Installing motia installs a pytest plugin with a `motia_app` fixture: the app of the
+nearest motia.yaml above the test file, running for the test, with blocking methods,
+so a test needs no asyncio configuration. This is the `motia init` project's test:
 
-    async def test_order_is_charged():
-        async with TestApp("motia.yaml") as app:
-            res = await app.request("POST", "/orders", json={...})
-            assert res.status == 201
-            await app.wait_for_topic("payment.charged")
-            assert await app.state.get("payments", res.json["id"]) is not None
+    def test_a_greeting_is_written(motia_app):
+        res = motia_app.request("POST", "/greetings", json={"name": "Ada"})
+        assert res.status == 202
+        motia_app.wait_for_topic("greeting.sent")
+        assert motia_app.state.get("greetings", res.json["id"])["text"] == "Hello, Ada!"
 
-`TestApp` compiles the project, starts the real runtime (workers, bus, cron, gateway)
-on a free loopback port with the in-memory event bus and state store by default, and
-stops it on exit. Nothing is mocked: handlers run in their worker processes.
+`TestApp` is the same app for `async` tests (`async with TestApp() as app:`, awaiting
+each call), `SyncTestApp` the fixture's class for use without the fixture. Both compile
+the project, start the real runtime (workers, bus, cron, gateway) on a free loopback port
+with the in-memory event bus and state store by default, and stop it at the end. Nothing
+is mocked: handlers run in their worker processes. `call_step(step, data)` runs one step
+with a given input, `trigger_cron(step)` fires a cron step now; both return what the
+step answered and emitted. docs/testing.md documents every member.
 """
 
 from __future__ import annotations
@@ -26,15 +31,25 @@ from typing import Any
 
 import aiohttp
 
-from motia.compiler.ir import App
+from motia._testing_options import (
+    RUN_OPTIONS,
+    apply_overrides,
+    caller_folder,
+    check_options,
+    find_project,
+    plan_overrides,
+)
+from motia.compiler.ir import App, Step
+from motia.errors import InvocationError
 from motia.runner.app import Runtime
+from motia.runner.bus.base import Event
 from motia.runner.config import RunConfig
 from motia.runner.hooks import Hooks
 from motia.runner.logs import LogRecord
 from motia.runner.state.base import DeadLetter, StateStore
 from motia.runner.tracing import TraceStore
 
-__all__ = ["Response", "TestApp"]
+__all__ = ["Emitted", "Response", "StepFailed", "StepResult", "SyncTestApp", "TestApp"]
 
 _MISSING: Any = object()
 
@@ -49,6 +64,45 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Emitted:
+    """An event a step emitted: compare `(topic, data)`; the event id is kept beside."""
+
+    topic: str
+    data: Any
+    event_id: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one `call_step` / `trigger_cron` run gave: the handler's return value, the
+    events it emitted (published, in order) and, for an API step, the HTTP response."""
+
+    value: Any
+    emits: list[Emitted]
+    trace_id: str
+    #: the HTTP status, body and headers of an API step's response; None otherwise
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def body(self) -> Any:
+        """The response body of an API step (its JSON, else its text): `value`."""
+        return self.value
+
+
+class StepFailed(AssertionError):
+    """The step's handler raised (or timed out, or its tick was dead-lettered); the
+    message holds the handler's own error and traceback."""
+
+    def __init__(self, step: str, message: str, traceback: str = "") -> None:
+        super().__init__(f"step {step!r} failed: {message}" + (f"\n{traceback}" if traceback
+                                                                else ""))
+        self.step = step
+        self.error = message
+        self.traceback = traceback
+
+
 class _Watcher(Hooks):
     """Follows every published event until each of its subscribers has finished with it."""
 
@@ -61,12 +115,16 @@ class _Watcher(Hooks):
         #: deliver, and a step finish, before the publisher has its confirm)
         self.early: dict[str, set[str]] = {}
         self.changed = asyncio.Event()
+        #: events published, by trace id: what a `call_step` run emitted
+        self.by_trace: dict[str, list[Event]] = {}
+        self.letters: dict[str, DeadLetter] = {}  # event id -> its dead letter
 
     def after_publish(self, events: list[Any]) -> None:
         assert self.runtime is not None
         app = self.runtime.app  # the current plan: `motia dev` may have swapped it
         for event in events:
             self.by_topic.setdefault(event.topic, []).append(event.event_id)
+            self.by_trace.setdefault(event.trace_id, []).append(event)
             steps = {s.name for s in app.subscribers(event.topic)}
             steps -= self.early.pop(event.event_id, set())
             self.pending.setdefault(event.event_id, set()).update(steps)
@@ -77,7 +135,12 @@ class _Watcher(Hooks):
             self._finished(step, ctx.event_id)
 
     def after_dead_letter(self, letter: DeadLetter) -> None:
+        self.letters[letter.event_id] = letter
         self._finished(letter.step, letter.event_id)
+
+    def emitted(self, step: str, trace_id: str) -> list[Emitted]:
+        return [Emitted(e.topic, e.data, e.event_id) for e in self.by_trace.get(trace_id, ())
+                if e.source == step]
 
     def after_skip(self, step: str, ctx: Any, reason: str) -> None:
         self._finished(step, ctx.event_id)
@@ -108,19 +171,28 @@ class _Watcher(Hooks):
 
 
 class TestApp:
-    """A running app for tests; `async with TestApp("motia.yaml") as app: ...`.
+    """A running app for `async` tests: `async with TestApp() as app: ...`.
 
-    Keyword arguments are RunConfig fields (`events`, `state`, `state_url`, `dev`,
-    `max_body`, `grace`, ...); the environment is ignored so tests are hermetic.
+    `project` is motia.yaml or its folder; a relative path is read from the folder of
+    the file creating the TestApp (the test file), and without one the nearest
+    motia.yaml there or above is used. Options: `events`, `state`, `state_url`,
+    `amqp_url`, `max_body`, `grace`, `eager`, `dev`, `log_format` (as `motia run`),
+    `retries` and `timeout` (override every step's: `retries=0, timeout="2s"`), `hooks`.
+    The environment is ignored so tests are hermetic.
     """
 
     __test__ = False  # not a pytest test class, despite its name
 
-    def __init__(self, project: str | Path = "motia.yaml", *, events: str = "memory",
-                 state: str = "memory", hooks: tuple[Hooks, ...] = (), **config: Any) -> None:
-        self.source = _source(Path(project))
+    def __init__(self, project: str | Path | None = None, *, events: str = "memory",
+                 state: str = "memory", hooks: tuple[Hooks, ...] = (),
+                 retries: int | None = None, timeout: str | float | None = None,
+                 relative_to: str | Path | None = None, **config: Any) -> None:
+        check_options(config)
+        base = Path(relative_to).resolve() if relative_to is not None else caller_folder()
+        self.source = find_project(project, base)
+        self.overrides = plan_overrides(retries, timeout)
         flags = {"events": events, "state": state, "port": 0, "host": "127.0.0.1",
-                 "log_format": "none", **config}
+                 "log_format": "none", **{k: v for k, v in config.items() if k in RUN_OPTIONS}}
         self.config = RunConfig.resolve(flags, env={})
         self._watcher = _Watcher()
         self._extra_hooks = hooks
@@ -139,7 +211,7 @@ class TestApp:
     async def start(self) -> None:
         from motia.compiler import compile_project
 
-        app = compile_project(self.source).app
+        app = apply_overrides(compile_project(self.source).app, self.overrides)
         self.runtime = Runtime(app, self.config, hooks=(self._watcher, *self._extra_hooks))
         self._watcher.runtime = self.runtime
         await self.runtime.start()
@@ -223,6 +295,117 @@ class TestApp:
                                    f"not met within {timeout:g}s")
             await asyncio.sleep(interval)
 
+    async def call_step(self, step: str, data: Any = None, *, topic: str | None = None,
+                        timeout: float = 30.0) -> StepResult:
+        """Run `step` once with `data` and return what it answered and emitted.
+
+        An API step gets `data` as its request, `{"body"? (JSON) or "data"? (bytes, sent
+        as they are: a signed webhook), "query"?, "params"?, "headers"?}`, sent over HTTP
+        through the gateway, so validation and routing are the real ones; its result has
+        the response's `status`, `body` and `headers`.
+        An event step gets `data` as the event (checked against the topic's schema;
+        `topic=` picks one when it subscribes to several); a cron step gets no data.
+        A handler that raises is a StepFailed. Emits are published, so subscribers run.
+        """
+        target = self._step(step)
+        if target.type == "api":
+            return await self._call_api(target, data or {}, timeout)
+        return await asyncio.wait_for(self._call_direct(target, data, topic), timeout)
+
+    async def trigger_cron(self, step: str, *, timeout: float = 30.0) -> StepResult:
+        """Fire the cron step `step` now, as its schedule would: one tick through the
+        delivery pipeline (its retries, then a dead letter). Returns once the tick is
+        done; a tick that ends as a dead letter raises StepFailed."""
+        from motia.runner.delivery.ticks import tick_event
+        from motia.runner.scheduler import tick_id
+
+        target = self._step(step)
+        if target.type != "cron":
+            raise ValueError(f"step {step!r} is an {target.type} step, not a cron step; "
+                             "use call_step() to run it")
+        runtime = self._rt
+        scheduled, trace_id = time.time(), _new_id()
+        event = tick_event(trace_id, tick_id(step, scheduled), scheduled)
+        runtime.hooks.after_cron_fired(step, scheduled, trace_id)
+        await asyncio.wait_for(runtime.ticks.run(step, event), timeout)
+        letter = self._watcher.letters.get(event.event_id)
+        if letter is not None:
+            raise StepFailed(step, letter.error.get("message", "failed"),
+                             letter.error.get("traceback") or "")
+        return StepResult(None, self._watcher.emitted(step, trace_id), trace_id)
+
+    async def _call_api(self, step: Step, request: Mapping[str, Any],
+                        timeout: float) -> StepResult:
+        unknown = set(request) - {"body", "data", "query", "params", "headers"}
+        if unknown:
+            raise TypeError(f"call_step({step.name!r}): unknown request keys "
+                            f"{', '.join(sorted(unknown))}; an API request has body (sent "
+                            "as JSON) or data (bytes sent as they are), query, params and "
+                            "headers")
+        if "body" in request and "data" in request:
+            raise TypeError(f"call_step({step.name!r}): pass body (JSON) or data (raw "
+                            "bytes), not both")
+        params = dict(request.get("params") or {})
+        path = _fill_path(step, params)
+        trace_id = _new_id()
+        headers = {**dict(request.get("headers") or {}), "x-trace-id": trace_id}
+        kwargs: dict[str, Any] = {"headers": headers, "params": request.get("query")}
+        if "body" in request:
+            kwargs["json"] = request["body"]
+        elif "data" in request:
+            kwargs["data"] = request["data"]
+        assert step.method is not None
+        res = await asyncio.wait_for(self.request(step.method, path, **kwargs), timeout)
+        value = res.json if res.json is not None or not res.text else res.text
+        return StepResult(value, self._watcher.emitted(step.name, trace_id), trace_id,
+                          res.status, res.headers)
+
+    async def _call_direct(self, step: Step, data: Any, topic: str | None) -> StepResult:
+        from motia.runner.workers.api import InvocationContext
+
+        runtime = self._rt
+        if step.type == "event":
+            topic = self._topic_for(step, topic)
+            errors = runtime.topics.violations(topic, data)
+            if errors:
+                raise ValueError(f"call_step({step.name!r}): the data does not match the "
+                                 f"schema of topic {topic!r}: {errors}")
+        elif data is not None:
+            raise TypeError(f"call_step({step.name!r}): a {step.type} step takes no data")
+        trace_id = _new_id()
+        ctx = InvocationContext(trace_id=trace_id, event_id=_new_id(), topic=topic)
+        try:
+            result = await runtime.invoke(step, data, ctx)
+        except InvocationError as exc:
+            raise StepFailed(step.name, f"{exc.type}: {exc.message}", exc.traceback) from None
+        events = await runtime.publish_emits(step, ctx, result.emits) if result.emits else []
+        return StepResult(result.value, [Emitted(e.topic, e.data, e.event_id) for e in events],
+                          trace_id)
+
+    def _step(self, name: str) -> Step:
+        try:
+            return self.app.step(name)
+        except KeyError:
+            import difflib
+
+            names = [s.name for s in self.app.steps if s.runs]
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise KeyError(f"no step {name!r}{hint}; steps that run: "
+                           f"{', '.join(names)}") from None
+
+    @staticmethod
+    def _topic_for(step: Step, topic: str | None) -> str:
+        if topic is None:
+            if len(step.subscribes) == 1:
+                return step.subscribes[0]
+            raise TypeError(f"step {step.name!r} subscribes to {', '.join(step.subscribes)}; "
+                            "pass topic= to say which event it gets")
+        if topic not in step.subscribes:
+            raise ValueError(f"step {step.name!r} does not subscribe to {topic!r}; it "
+                             f"subscribes to {', '.join(step.subscribes)}")
+        return topic
+
     # --- reading what happened ----------------------------------------------------------
 
     @property
@@ -256,12 +439,30 @@ class TestApp:
         return self.runtime
 
 
-def _source(path: Path) -> Path:
-    path = path.expanduser().resolve()
-    return path / "motia.yaml" if path.is_dir() else path
+def _new_id() -> str:
+    from motia.runner.bus.base import new_id
+
+    return new_id()
+
+
+def _fill_path(step: Step, params: dict[str, Any]) -> str:
+    from urllib.parse import quote
+
+    assert step.path is not None
+    missing = [p for p in step.path_params if p not in params]
+    if missing:
+        raise TypeError(f"call_step({step.name!r}): its path {step.path} needs params "
+                        f"{', '.join(missing)}; pass data={{'params': {{...}}}}")
+    path = step.path
+    for name in step.path_params:
+        path = path.replace(f"{{{name}}}", quote(str(params[name]), safe=""))
+    return path
 
 
 async def _settle() -> None:
     """Let the consumer that just finished publish its emits before the test looks."""
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+from motia._testing_sync import SyncTestApp  # noqa: E402 -- it wraps the TestApp above

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -127,10 +128,29 @@ class _AdminApi:
             ("GET", "/dlq", self.dlq),
             ("POST", "/dlq/replay", self.dlq_replay_all),
             ("POST", "/dlq/{id}/replay", self.dlq_replay),
+            ("DELETE", "/dlq/{id}", self.dlq_delete),
             ("POST", "/emit", self.emit),
+            ("GET", "/cron", self.cron),
+            ("POST", "/cron/{step}/run", self.cron_run),
+            ("GET", "/flow", self.flow),
         ]
 
     # --- app ---------------------------------------------------------------------------
+
+    async def flow(self, request: web.Request) -> web.Response:
+        """Each step's flow-control rules in words and the events waiting on each now."""
+        from motia.compiler.flowcontrol import describe
+
+        waiting = self.rt.flow_waiting.counts()
+        steps = {}
+        for step in self.rt.app.steps:
+            if step.flow_control is None:
+                continue
+            rules = [name for name, _ in step.flow_control.rules()]
+            steps[step.name] = [
+                {"rule": rule, "text": text, "waiting": waiting.get(step.name, {}).get(rule, 0)}
+                for rule, text in zip(rules, describe(step.flow_control), strict=True)]
+        return _json({"steps": steps})
 
     async def health(self, request: web.Request) -> web.Response:
         config = self.rt.config
@@ -177,8 +197,14 @@ class _AdminApi:
         return response
 
     async def traces(self, request: web.Request) -> web.Response:
-        limit = _int(request.query.get("limit"), 50)
-        return _json({"traces": [t.summary() for t in self.rt.traces.recent(limit)]})
+        from motia.runner.trace_query import QueryError, TraceQuery, select
+
+        try:
+            query = TraceQuery.parse(request.query)
+        except QueryError as exc:
+            return error_response(400, "BadRequest", str(exc))
+        traces = self.rt.traces.recent(self.rt.traces.limit)
+        return _json(select(traces, query, self.rt.app))
 
     async def trace(self, request: web.Request) -> web.Response:
         trace_id = request.match_info["trace_id"]
@@ -248,16 +274,35 @@ class _AdminApi:
         return _json({"dead_letters": [d.to_dict() for d in letters]})
 
     async def dlq_replay(self, request: web.Request) -> web.Response:
+        """Replay one dead letter; a body `{"data": ...}` replays it with that data instead
+        (checked against the topic's schema first: a 400 naming each violation)."""
+        from motia.runner.app import UNCHANGED, EventRejected
+
         letter_id = request.match_info["id"]
+        body = await _body(request, self.rt.logger) if request.can_read_body else None
+        if isinstance(body, web.Response):
+            return body
+        if body is not None and not (isinstance(body, dict) and set(body) <= {"data"}):
+            return error_response(400, "BadRequest", 'expected no body, or {"data": <JSON>} '
+                                  "to replay the event with edited data")
+        data = body["data"] if isinstance(body, dict) and "data" in body else UNCHANGED
         try:
-            event = await self.rt.replay(letter_id)
+            event = await self.rt.replay(letter_id, data)
+        except EventRejected as exc:
+            return error_response(400, "ValidationError", str(exc), errors=exc.errors)
         except (EmitError, ReplayRefused) as exc:
             return error_response(409, "Conflict", str(exc))
         if event is None:
-            return error_response(404, "NotFound", f"no dead letter {letter_id!r}; "
-                                  "list them with GET /__motia/api/dlq or `motia dlq ls`")
+            return _no_letter(letter_id)
         return _json({"replayed": letter_id, "event_id": event.event_id,
-                      "trace_id": event.trace_id})
+                      "trace_id": event.trace_id, "edited": data is not UNCHANGED})
+
+    async def dlq_delete(self, request: web.Request) -> web.Response:
+        letter_id = request.match_info["id"]
+        letter = await self.rt.delete_dead_letter(letter_id)
+        if letter is None:
+            return _no_letter(letter_id)
+        return _json({"deleted": letter_id, "step": letter.step})
 
     async def dlq_replay_all(self, request: web.Request) -> web.Response:
         replayed, kept = await self.rt.replay_all(request.query.get("step") or None)
@@ -279,6 +324,49 @@ class _AdminApi:
         except EventRejected as exc:
             return error_response(400, "ValidationError", str(exc), errors=exc.errors)
         return _json({"event_id": event.event_id, "trace_id": event.trace_id})
+
+
+    # --- cron ------------------------------------------------------------------------------
+
+    async def cron(self, request: web.Request) -> web.Response:
+        """Each cron step's schedule in words and its next fire times (ISO, in its zone)."""
+        from motia.compiler.cron import next_fires
+        from motia.compiler.cron_words import describe_cron
+
+        now = time.time()
+        return _json({"cron": [{
+            "step": step.name, "cron": step.cron, "timezone": step.timezone or "UTC",
+            "words": describe_cron(step.cron, step.timezone),
+            "next": [when.isoformat() for when in next_fires(step.cron, step.timezone, now)],
+        } for step in self.rt.app.steps_of("cron") if step.cron]})
+
+    async def cron_run(self, request: web.Request) -> web.Response:
+        """Fire one tick now. Body `{"key": "<run id>"}` (optional): replicas asked with
+        the same key fire once between them (default: the current second)."""
+        from motia.errors import TickRunning
+
+        name = request.match_info["step"]
+        step = next((s for s in self.rt.app.steps if s.name == name), None)
+        if step is None or step.type != "cron":
+            cron = ", ".join(s.name for s in self.rt.app.steps_of("cron")) or "none"
+            return error_response(404, "NotFound", f"no cron step {name!r}; cron steps: {cron}")
+        body = await _body(request, self.rt.logger) if request.can_read_body else None
+        if isinstance(body, web.Response):
+            return body
+        key = body.get("key") if isinstance(body, dict) else None
+        if key is not None and not (isinstance(key, str) and 0 < len(key) <= 100):
+            return error_response(400, "BadRequest", '"key" must be a string of 1-100 characters')
+        try:
+            trace_id = await self.rt.run_cron(name, key or f"{time.time():.0f}")
+        except TickRunning as exc:
+            return error_response(409, "Conflict", str(exc))
+        return _json({"step": name, "fired": trace_id is not None, "trace_id": trace_id},
+                     status=202)
+
+
+def _no_letter(letter_id: str) -> web.Response:
+    return error_response(404, "NotFound", f"no dead letter {letter_id!r}; "
+                          "list them with GET /__motia/api/dlq or `motia dlq ls`")
 
 
 async def _body(request: web.Request, logger: Logger) -> Any:

@@ -16,6 +16,7 @@ under all of them at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import inspect
 import time
@@ -32,6 +33,7 @@ from motia.runner._fasthooks import FastHookSet
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
+from motia.runner.delivery.flow.waiting import FlowWaiting
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.log import DeliveryLog
 from motia.runner.delivery.pipeline import DeliveryServices
@@ -39,11 +41,15 @@ from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.metrics import Metrics
 from motia.runner.state.base import DeadLetter, StateStore
-from motia.runner.topics import TopicSchemas
+from motia.runner.topics import TopicSchemas, summary
 from motia.runner.tracing import TraceStore
 from motia.runner.workers.api import Emit, InvocationContext, InvocationResult, new_span_id
 
 Closer = Callable[[float], Awaitable[None]]
+
+
+UNCHANGED: Any = object()
+"""`Runtime.replay`'s default: replay the dead letter's data as it is."""
 
 
 class EventRejected(EmitError):
@@ -85,6 +91,10 @@ class Runtime:
         if self.config.metrics:
             self.metrics = Metrics()
             self.hooks.add(self.metrics)
+        #: events each flow-control rule holds back now (the Workbench and /api/flow)
+        self.flow_waiting = FlowWaiting()
+        if any(step.flow_control for step in app.steps):  # else it would only cost time
+            self.hooks.add(self.flow_waiting)
         self.store: StateStore | None = None
         self.bus: EventBus | None = None
         self.pool: Any = None
@@ -393,28 +403,69 @@ class Runtime:
         assert self.store is not None
         return await self.store.dead_letters(step)
 
-    async def replay(self, letter_id: str) -> Event | None:
+    async def replay(self, letter_id: str, data: Any = UNCHANGED) -> Event | None:
         """Send one dead letter back to its step (a cron tick runs again here); None when
-        there is no such letter. ReplayRefused, the letter kept, when it cannot be."""
+        there is no such letter. ReplayRefused, the letter kept, when it cannot be.
+
+        `data`, when given, replaces the event's data (a fix made in the Workbench): it is
+        checked against the topic's schema first, EventRejected (the letter kept) when it
+        breaks it."""
         assert self.store is not None and self.bus is not None
         letter = await self.store.take_dead_letter(letter_id)
         if letter is None:
             return None
         try:
             step = self.app.step(letter.step)
+            sent = self._edited(letter, step, data)
+            event = self.ticks.replay(sent) if step.type == "cron" else (
+                await self.bus.replay(sent))
         except KeyError:
             await self.store.add_dead_letter(letter)
             raise ReplayRefused(f"dead letter {letter_id}: step {letter.step!r} is no longer "
                                 "in motia.yaml; it was kept") from None
-        try:
-            event = self.ticks.replay(letter) if step.type == "cron" else (
-                await self.bus.replay(letter))
         except BaseException:
             await self.store.add_dead_letter(letter)  # never lose it
             raise
-        self.logger.info(f"dead letter {letter_id} replayed to step {letter.step}",
+        self.hooks.after_replay(letter, event)
+        edited = " with edited data" if data is not UNCHANGED else ""
+        self.logger.info(f"dead letter {letter_id} replayed to step {letter.step}{edited}",
                          step=letter.step, trace_id=event.trace_id, event_id=event.event_id)
         return event
+
+    def _edited(self, letter: DeadLetter, step: Step, data: Any) -> DeadLetter:
+        """`letter` with `data` as its event's data, once the topic's schema accepts it."""
+        if data is UNCHANGED:
+            return letter
+        if step.type == "cron" or letter.raw is not None:
+            what = "a cron tick" if step.type == "cron" else "an unreadable message"
+            raise ReplayRefused(f"dead letter {letter.id} holds {what}: it has no event data "
+                                "to edit; replay it as it is")
+        errors = self.topics.violations(letter.topic, data)
+        if errors:
+            raise EventRejected(f"the edited data does not match the schema of topic "
+                                f"{letter.topic!r}: {summary(errors)}", errors)
+        return dataclasses.replace(letter, data=data)
+
+    async def delete_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """Drop a dead letter for good (its event is not run again); None when unknown."""
+        assert self.store is not None
+        letter = await self.store.take_dead_letter(letter_id)
+        if letter is not None:
+            self.logger.warn(f"dead letter {letter_id} of step {letter.step} deleted",
+                             step=letter.step, trace_id=letter.trace_id,
+                             event_id=letter.event_id)
+        return letter
+
+    async def run_cron(self, name: str, key: str) -> str | None:
+        """Fire one tick of cron step `name` now, as the schedule would: through the same
+        lease (so of several replicas asked with the same `key`, one fires) and the same
+        pipeline. The tick's trace id, or None when another replica took that lease."""
+        from motia.runner.scheduler import fire_now
+
+        step = self.app.step(name)  # KeyError: the caller names the step
+        assert self.store is not None
+        return await fire_now(step, key, store=self.store, ticks=self.ticks, hooks=self.hooks,
+                              logger=self.logger, scheduler=self.scheduler)
 
     async def replay_all(self, step: str | None = None) -> tuple[list[str], dict[str, str]]:
         """Replay every dead letter (of `step`): the ids replayed, and {id: why} of those

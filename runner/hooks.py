@@ -64,6 +64,9 @@ class Hooks:
         ended it ("Defer", "Skip", "Reject", "HandlerError"...). `span_id` is the
         delivery's span, the parent of the invocation it ran."""
 
+    def after_replay(self, letter: DeadLetter, event: Event) -> None:
+        """A dead letter was sent back to its step as `event` (a new first attempt)."""
+
     def after_worker_started(self, step: str, pid: int) -> None: ...
 
     def after_worker_exited(self, step: str, pid: int, reason: str) -> None: ...
@@ -113,6 +116,9 @@ class HookSet(Hooks):
 
     def after_dead_letter(self, *a: Any) -> None:
         self._call("after_dead_letter", *a)
+
+    def after_replay(self, *a: Any) -> None:
+        self._call("after_replay", *a)
 
     def after_skip(self, *a: Any) -> None:
         self._call("after_skip", *a)

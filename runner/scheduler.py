@@ -29,6 +29,7 @@ from croniter import croniter
 
 from motia.compiler import cron
 from motia.compiler.ir import App, Step
+from motia.errors import TickRunning
 from motia.runner.bus.base import new_id
 from motia.runner.delivery.ticks import TickRunner, tick_event
 from motia.runner.hooks import Hooks
@@ -160,22 +161,16 @@ class Scheduler:
                 f"cron tick at {_iso(scheduled)} skipped: the previous tick is still running",
                 step=step.name)
             return
-        if not await self._lease(step, scheduled):
+        if not await take_lease(self.store, f"cron:{step.name}:{scheduled:.0f}", self.logger,
+                                step.name, f"cron tick at {_iso(scheduled)}"):
             return
         task = asyncio.create_task(self._tick(step, scheduled), name=f"motia-tick:{step.name}")
         self._running[step.name] = task
 
-    async def _lease(self, step: Step, scheduled: float) -> bool:
-        store = self.store
-        if store.kind == "memory":
-            return True  # a memory store is never shared: this process is the only replica
-        try:
-            return await store.acquire_lease(f"cron:{step.name}:{scheduled:.0f}", LEASE_TTL,
-                                             new_id())
-        except Exception as exc:  # store down: better to skip one tick than fire it twice
-            self.logger.error(f"cron tick at {_iso(scheduled)} skipped: "
-                              f"could not take its lease: {exc}", step=step.name)
-            return False
+    def is_running(self, name: str) -> bool:
+        """True while a tick of step `name` started here is still running."""
+        running = self._running.get(name)
+        return running is not None and not running.done()
 
     async def _tick(self, step: Step, scheduled: float) -> None:
         """Run one tick (retries and dead letter included: see TickRunner)."""
@@ -187,6 +182,41 @@ class Scheduler:
     def status(self) -> dict[str, Any]:
         return {name: {"running": name in self._running and not self._running[name].done()}
                 for name in self._loops}
+
+
+async def take_lease(store: StateStore, name: str, logger: Logger, step: str, what: str) -> bool:
+    """Take the lease `name` that lets one replica fire a tick; False when another has it
+    (or the store cannot say: better to skip one tick than fire it twice)."""
+    if store.kind == "memory":
+        return True  # a memory store is never shared: this process is the only replica
+    try:
+        return await store.acquire_lease(name, LEASE_TTL, new_id())
+    except Exception as exc:  # noqa: BLE001 -- any store failure means "skip"
+        logger.error(f"{what} skipped: could not take its lease: {exc}", step=step)
+        return False
+
+
+async def fire_now(step: Step, key: str, *, store: StateStore, ticks: TickRunner, hooks: Hooks,
+                   logger: Logger, scheduler: Scheduler | None = None) -> str | None:
+    """Fire one tick of `step` now ("Run now" in the Workbench): the lease
+    `cron:<step>:run:<key>` lets exactly one replica fire for one `key`, and the tick runs
+    through the same TickRunner pipeline (retries, dead letter) as a scheduled one.
+    Returns its trace id, or None when another replica took the lease. TickRunning when
+    a tick of the step is still running in this process (a scheduled tick would be
+    skipped then too)."""
+    if scheduler is not None and scheduler.is_running(step.name):
+        raise TickRunning(f"cron step {step.name!r} is still running its previous tick; "
+                          "try again when it has finished")
+    if not await take_lease(store, f"cron:{step.name}:run:{key}", logger, step.name,
+                            "Run now"):
+        return None
+    now = time.time()
+    trace_id = new_id()
+    hooks.after_cron_fired(step.name, now, trace_id)
+    logger.info("cron tick fired by Run now", step=step.name, trace_id=trace_id)
+    event_id = uuid.uuid5(_TICKS, f"{step.name}@run:{key}").hex
+    ticks.start(step.name, tick_event(trace_id, event_id, now))
+    return trace_id
 
 
 def _iso(ts: float) -> str:

@@ -55,15 +55,38 @@ class Span:
 
 @dataclass(slots=True)
 class Trace:
+    """Everything one request, cron tick or `motia emit` caused, and what became of it.
+
+    Its `status` is where the story ended: "error" while a dead letter of it waits or the
+    latest attempt of some event failed (an attempt a retry made good does not count),
+    "running" while a latest attempt still runs, "done" once every dead letter was
+    replayed and the replays succeeded, else "ok". `story()` tells how it got there
+    (failed attempts, dead letters, replays, the end) in time order, for the Workbench.
+    """
+
     trace_id: str
     started: float
     spans: list[Span] = field(default_factory=list)
     dead_letters: list[str] = field(default_factory=list)
+    replayed: list[str] = field(default_factory=list)
+    #: the cron step whose tick started this trace (None for a request or an event)
+    cron: str | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
-        failed = self.dead_letters or any(s.status == "error" for s in self.spans)
-        return "error" if failed else "ok"
+        if set(self.dead_letters) - set(self.replayed):
+            return "error"
+        latest: dict[tuple[str, str], Span] = {}
+        for span in self.spans:
+            key = (span.step, span.event_id)
+            if key not in latest or span.attempt >= latest[key].attempt:
+                latest[key] = span
+        if any(span.status == "error" for span in latest.values()):
+            return "error"
+        if any(span.status == "running" for span in latest.values()):
+            return "running"
+        return "done" if self.replayed else "ok"
 
     @property
     def ended(self) -> float:
@@ -75,12 +98,23 @@ class Trace:
         return {
             "trace_id": self.trace_id, "started": self.started,
             "duration": self.ended - self.started, "steps": steps,
-            "status": self.status, "root": steps[0] if steps else None,
-            "spans": len(self.spans),
+            "status": self.status, "root": self.cron or (steps[0] if steps else None),
+            "spans": len(self.spans), "cron": self.cron,
+            "failed": sum(s.status == "error" for s in self.spans),
+            "replayed": len(self.replayed),
         }
 
+    def story(self) -> list[dict[str, Any]]:
+        """Failed attempts, dead letters and replays in time order, then how it ended."""
+        told = list(self.notes)  # recorded as the hooks saw it happen: in order already
+        status = self.status
+        if told and status != "error":
+            told.append({"kind": status, "time": self.ended, "step": None})
+        return told
+
     def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "spans": [s.to_dict() for s in self.spans]}
+        return {**self.summary(), "spans": [s.to_dict() for s in self.spans],
+                "story": self.story()}
 
 
 class TraceStore(Hooks):
@@ -136,6 +170,10 @@ class TraceStore(Hooks):
         span.status = "ok" if error is None else "error"
         if error is not None:
             span.error = _error(error)
+            trace = self._traces.get(ctx.trace_id)
+            if trace is not None:
+                _note(trace, {"kind": "failed", "time": span.end, "step": step,
+                              "attempt": span.attempt, "error": span.error})
 
     def after_state_op(self, step: str, ctx: InvocationContext, op: str, args: list[Any]) -> None:
         span = self._open.get((step, ctx.event_id, ctx.attempt))
@@ -160,6 +198,23 @@ class TraceStore(Hooks):
         trace = self._traces.get(letter.trace_id)
         if trace is not None:
             trace.dead_letters.append(letter.id)
+            _note(trace, {"kind": "dead_letter", "time": time.time(), "step": letter.step,
+                          "letter": letter.id})
+
+    def after_replay(self, letter: DeadLetter, event: Event) -> None:
+        trace = self._traces.get(letter.trace_id)
+        if trace is not None:
+            trace.replayed.append(letter.id)
+            _note(trace, {"kind": "replayed", "time": time.time(), "step": letter.step,
+                          "letter": letter.id, "edited": event.data != letter.data})
+
+    def after_cron_fired(self, step: str, scheduled: float, trace_id: str) -> None:
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            trace = self._traces[trace_id] = Trace(trace_id, time.time())
+            if len(self._traces) > self.limit:
+                self._evict()
+        trace.cron = step
 
     # --- internals ------------------------------------------------------------------------
 
@@ -168,6 +223,11 @@ class TraceStore(Hooks):
         while len(self._traces) > self.limit:
             for span in self._traces.popitem(last=False)[1].spans:
                 self._open.pop((span.step, span.event_id, span.attempt), None)
+
+
+def _note(trace: Trace, note: dict[str, Any]) -> None:
+    if len(trace.notes) < MAX_SPANS:  # a letter replayed in a loop must not eat memory
+        trace.notes.append(note)
 
 
 def _latest(trace: Trace, step: str) -> Span | None:

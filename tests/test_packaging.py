@@ -65,3 +65,13 @@ def test_wheel_ships_the_typing_files(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert {"motia/py.typed", "motia/compiler/templates/motia-types.base.d.ts",
             "motia/project_template/jsconfig.json"} <= names
+
+
+def test_wheel_registers_the_pytest_plugin_and_ships_the_init_tests(
+        wheel: zipfile.ZipFile) -> None:
+    # pytest finds the `motia_app` fixture through the pytest11 entry point
+    names = set(wheel.namelist())
+    assert {"motia/pytest_plugin.py", "motia/project_template/tests/test_greetings.py"} <= names
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    text = wheel.read(entry_points).decode()
+    assert "[pytest11]\nmotia = motia.pytest_plugin\n" in text

@@ -75,6 +75,8 @@ def encode(event: Event) -> aio_pika.Message:
     parent = traceparent.format(event.trace_id, event.span_id)
     if parent is not None:
         headers[traceparent.HEADER] = parent
+    if event.seqs:
+        headers["seqs"] = json.dumps(dict(event.seqs), separators=(",", ":"))
     return aio_pika.Message(
         json.dumps(event.data, separators=(",", ":")).encode(),
         content_type=CONTENT_TYPE,
@@ -95,6 +97,7 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
         first_failure = headers.get("first_failure")
         source = headers.get("source")
         parent = traceparent.parse(_text(headers.get(traceparent.HEADER) or ""))
+        seqs = headers.get("seqs")
         event = Event(
             topic=_text(headers.get("topic") or routing_key),
             data=json.loads(body),
@@ -105,12 +108,19 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
             source=None if source is None else _text(source),
             time=float(_text(headers.get("time", "0"))),
             span_id=None if parent is None else parent[1],
+            seqs=None if seqs is None else _seqs(json.loads(_text(seqs))),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(unreadable_reason(body, headers, exc)) from None
     if event.attempt < 1:
         raise ValueError(f"header 'attempt' must be a whole number from 1, got {event.attempt}")
     return event
+
+
+def _seqs(raw: object) -> dict[str, int]:
+    if not isinstance(raw, dict) or not all(isinstance(v, int) for v in raw.values()):
+        raise ValueError(f"header 'seqs' is not an object of whole numbers: {raw!r}")
+    return {str(k): int(v) for k, v in raw.items()}
 
 
 def unreadable_reason(body: bytes, headers: Mapping[str, Any], exc: Exception) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 from motia.compiler.ir import App, Step
 from motia.errors import MotiaError, ReplayRefused
+from motia.runner.delivery.flow.sequence import Sequencer
 from motia.runner.delivery.policy import DeliveryPolicy
 from motia.runner.hooks import Hooks
 from motia.runner.state.base import DeadLetter, StateStore
@@ -62,6 +63,9 @@ class Event:
     span_id: str | None = None
     #: the span of the invocation that emitted it (the publish span's parent); local only
     parent_span: str | None = field(default=None, compare=False, repr=False)
+    #: flow control's per-key sequence numbers, taken when the event was published:
+    #: `"<step>.order"` / `"<step>.debounce"` -> n (runner/delivery/flow/sequence.py)
+    seqs: Mapping[str, int] | None = None
     #: the TopicSchemas that already judged `data` in this process (ctx.emit, `motia emit`);
     #: delivery skips checking it again against the same ones. Never sent over a wire.
     validated_by: object = field(default=None, compare=False, repr=False)
@@ -77,6 +81,7 @@ class Event:
             "source": self.source,
             "time": self.time,
             "span_id": self.span_id,
+            "seqs": None if self.seqs is None else dict(self.seqs),
         }
 
     @classmethod
@@ -100,6 +105,8 @@ class EventBus(ABC):
         self._consumers: dict[str, Consumer] = {}
         self._steps: dict[str, Step] = {s.name: s for s in app.steps}
         self.policy = DeliveryPolicy(store, self.hooks, self._send_to)
+        #: numbers each event per key for the subscribers with `flow.order`/`debounce`
+        self.sequencer = Sequencer(app, store)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -130,6 +137,7 @@ class EventBus(ABC):
 
     async def publish(self, events: Sequence[Event]) -> None:
         if events:
+            events = await self.sequencer.stamp(events)
             await self._publish(list(events))
             self.hooks.after_publish(list(events))
 

@@ -57,6 +57,7 @@ from motia.runner.bus import _amqp
 from motia.runner.bus._rabbit_repair import QueueRepair
 from motia.runner.bus._recent import RecentPublishes
 from motia.runner.bus.base import BusClosed, Event, EventBus
+from motia.runner.delivery.flow._wait import rungs_for
 from motia.runner.delivery.idempotency import CLAIM_RECHECK, STORE_RECHECK
 from motia.runner.delivery.policy import raw_body, raw_record
 from motia.runner.hooks import Hooks
@@ -108,11 +109,11 @@ class RabbitMQBus(QueueRepair, EventBus):
 
     def queue_names(self) -> list[str]:
         """Every queue this app can declare: step queues and all their retry queues (the
-        backoff delays, and the deferrals a claim or a store outage makes)."""
+        backoff delays, and the deferrals a claim, a store outage or flow control makes)."""
         names = []
         for step in self.event_steps():
             names.append(_amqp.queue_name(self.app.name, step.name))
-            delays = {*_amqp.retry_delays(step), STORE_RECHECK}
+            delays = {*_amqp.retry_delays(step), STORE_RECHECK, *rungs_for([step])}
             if step.idempotent:
                 delays.add(CLAIM_RECHECK)
             names += [_amqp.retry_queue_name(self.app.name, step.name, d) for d in sorted(delays)]

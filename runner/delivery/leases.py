@@ -31,18 +31,23 @@ RENEW_EVERY = 2.0
 class Lease:
     """One lease this process holds; `release()` when done, `abandon()` to let it expire."""
 
-    __slots__ = ("_keeper", "lost", "name", "owner")
+    __slots__ = ("_keeper", "lost", "name", "owner", "parked")
 
     def __init__(self, keeper: LeaseKeeper, name: str, owner: str) -> None:
         self._keeper = keeper
         self.name = name
         self.owner = owner
         self.lost = False
+        #: held for reuse while nothing runs under it (a lingering concurrency slot):
+        #: `LeaseKeeper.close` gives such leases back instead of letting them run out
+        self.parked = False
 
     async def release(self) -> None:
         """Stop renewing and free the lease now (only if still ours). Never raises: a
         lease that cannot be freed (store down) runs out by itself within its TTL."""
         self._keeper._held.pop(self.name, None)
+        if self._keeper.closed:  # shutting down: the store may be closed already
+            return
         try:
             await self._keeper.store.release_lease(self.name, self.owner)
         except Exception as exc:  # noqa: BLE001 -- it expires on its own
@@ -65,6 +70,8 @@ class LeaseKeeper:
         self._held: dict[str, Lease] = {}
         self._task: asyncio.Task[None] | None = None
         self._failing = False  # renewals fail (the store is down): said once, not per lease
+        #: set by close(): what is still held runs out by itself
+        self.closed = False
 
     async def acquire(self, name: str) -> Lease | None:
         """The lease `name` under a new owner token, or None while someone else holds it."""
@@ -82,7 +89,11 @@ class LeaseKeeper:
         return len(self._held)
 
     async def close(self) -> None:
-        """Stop renewing (at shutdown: what is still held runs out within its TTL)."""
+        """Stop renewing; give back parked leases (nothing runs under them), and let what
+        is still in use run out within its TTL (its handler may still be running)."""
+        parked = [lease for lease in self._held.values() if lease.parked]
+        await asyncio.gather(*(lease.release() for lease in parked), return_exceptions=True)
+        self.closed = True
         self._held.clear()
         task, self._task = self._task, None
         if task is not None:

@@ -1,7 +1,7 @@
 """A step's delivery rules composed once into one callable, shared by every bus and by cron.
 
-    validate -> idempotency claim -> [flow control] -> invoke, then publish its emits
-                  (mark done once both succeeded, in the claim)
+    [order] -> validate -> idempotency claim -> [debounce -> concurrency -> rate] -> invoke,
+    then publish its emits (mark done once both succeeded, in the claim)
 
 `middlewares_for(app, step, services)` is the ordered list for one step, with only the rules
 that apply to it (a step without schemas pays no validation, one without idempotency no
@@ -9,9 +9,9 @@ claim). `Pipeline` nests them around the terminal (`Invoke`) once, so a delivery
 one coroutine per rule and no list walk. `StepConsumer` is what a bus calls per event:
 it rebuilds its step's pipeline when `motia dev` swaps the plan.
 
-Extension point: a new rule (flow control's concurrency, rate, debounce, order) is a
-middleware class and one line in `middlewares_for`, after the claim;
-it may `raise Defer(delay, reason)` to put an event back without an attempt or a worker
+Extension point: a new rule is a middleware class and one line in `middlewares_for`
+(flow control's rules are in delivery/flow/; `order` comes first so that a rejected or
+skipped event still moves its key on); it may `raise Defer(delay, reason)` to put an event back without an attempt or a worker
 slot (the bus's `_send_to(step, event, delay)` does the waiting), `raise Skip(reason)`,
 and take per-key locks or slots in the shared store through `services.leases`.
 """
@@ -26,6 +26,10 @@ from dataclasses import dataclass, field
 from motia.compiler.ir import App, Step
 from motia.runner.bus.base import Consumer, Event
 from motia.runner.delivery.base import Delivery, Invoker, Middleware, Next
+from motia.runner.delivery.flow.concurrency import Concurrency
+from motia.runner.delivery.flow.debounce import Debounce
+from motia.runner.delivery.flow.order import Order
+from motia.runner.delivery.flow.rate import Rate
 from motia.runner.delivery.idempotency import Idempotency
 from motia.runner.delivery.invoke import Invoke
 from motia.runner.delivery.leases import LeaseKeeper
@@ -52,11 +56,20 @@ class DeliveryServices:
 def middlewares_for(app: App, step: Step, services: DeliveryServices) -> list[Middleware]:
     """The ordered rules of one event or cron step of `app` (see the module docstring)."""
     chain: list[Middleware] = []
+    control = step.flow_control if step.type == "event" else None
+    if control is not None and control.order is not None:
+        chain.append(Order(step, control.order, services.store, services.leases))
     if step.type == "event":
         chain.append(ValidateData(step, TopicSchemas.of(app)))
     if step.idempotency is not None:
         chain.append(Idempotency(step, services.store, services.leases, services.logger))
-    # flow control (concurrency, rate, debounce, order) goes here
+    if control is not None:
+        if control.debounce is not None:
+            chain.append(Debounce(step, control.debounce, services.store))
+        if control.concurrency is not None:
+            chain.append(Concurrency(step, control.concurrency, services.leases))
+        if control.rate is not None:
+            chain.append(Rate(step, control.rate, services.store))
     return chain
 
 

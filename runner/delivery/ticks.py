@@ -70,11 +70,17 @@ class TickRunner:
     def replay(self, letter: DeadLetter) -> Event:
         """Run a dead-lettered tick again now, as a first attempt, in the background."""
         event = tick_event(letter.trace_id, letter.event_id, letter.time)
-        task = asyncio.get_running_loop().create_task(self.run(letter.step, event),
-                                                      name=f"motia-replay:{letter.step}")
+        self.start(letter.step, event, "replay")
+        return event
+
+    def start(self, name: str, event: Event, why: str = "run") -> asyncio.Task[None]:
+        """Run one tick of step `name` in the background (a replay, a "Run now");
+        `close` waits for it like for the scheduled ones."""
+        task = asyncio.get_running_loop().create_task(self.run(name, event),
+                                                      name=f"motia-{why}:{name}")
         self._replays.add(task)
         task.add_done_callback(self._replays.discard)
-        return event
+        return task
 
     async def close(self, grace: float) -> None:
         """Let replayed ticks finish within `grace` seconds, then cancel them."""

@@ -187,3 +187,18 @@ redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
 return 1
 """
 )
+
+# An expiring counter: ARGV[3] its TTL in ms, ARGV[4] the increment. A missing (or
+# expired) counter starts from 0 with that TTL; a live one keeps its expiry. Returns the count.
+COUNT_EXPIRING = (
+    _NOW
+    + """
+local count = redis.call('INCRBY', KEYS[2], ARGV[4])
+if count == tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('SADD', KEYS[4], ARGV[2])
+end
+return count
+"""
+)

@@ -36,6 +36,7 @@ DLQ_GROUP = "__motia.dlq"
 LEASE_GROUP = "__motia.lease"
 DONE_GROUP = "__motia.done"
 ANSWER_GROUP = "__motia.answers"
+FLOW_GROUP = "__motia.flow"
 
 Number = int | float
 #: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
@@ -220,6 +221,30 @@ class StateStore(ABC):
         raw = await self._get(ANSWER_GROUP, key)
         return None if raw is None else dict(json.loads(raw))
 
+    # --- flow control -------------------------------------------------------------------
+
+    async def count_in_window(self, name: str, ttl: float, by: int = 1) -> int:
+        """Add `by` (at least 1) to the counter `name` and return it; a counter that does
+        not exist (or ran out) starts from 0 and lives `ttl` seconds from then, so each
+        window of a rate limit is one counter that cleans itself up."""
+        if isinstance(by, bool) or not isinstance(by, int) or by < 1:
+            raise StateError(f"count by {by!r}: expected a whole number of at least 1")
+        return await self._count_expiring(FLOW_GROUP, name, _ttl(ttl), by)
+
+    async def flow_get(self, name: str) -> Any:
+        """The value flow control keeps under `name` (order's next number per key, the
+        latest number of a sequence), or None."""
+        raw = await self._get(FLOW_GROUP, name)
+        return None if raw is None else json.loads(raw)
+
+    async def flow_set(self, name: str, value: Any) -> None:
+        """Keep `value` under `name` (the caller holds the key's lock)."""
+        await self._set(FLOW_GROUP, name, _encode(value))
+
+    async def flow_sequence(self, name: str) -> int:
+        """The next number (1, 2, ...) of the sequence `name`, atomically across replicas."""
+        return int(await self._incr(FLOW_GROUP, name, 1))
+
     # --- primitives a backend implements (JSON text in and out) -------------------------
 
     @abstractmethod
@@ -279,6 +304,11 @@ class StateStore(ABC):
     @abstractmethod
     async def _add_if_absent(self, group: str, key: str, value: str, ttl: float | None) -> bool:
         """Set only if absent or expired; True when this call set it. Expiry after `ttl` s."""
+
+    @abstractmethod
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        """Add `by` to an integer entry; a missing or expired one becomes `by`, expiring
+        `ttl` s from now (a live one keeps its expiry). The new count."""
 
     # Owner-checked primitives of leases: atomic compare-then-act on one live entry.
 

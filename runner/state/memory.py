@@ -83,6 +83,15 @@ class MemoryStore(StateStore):
             self._expiry[(group, key)] = time.monotonic() + ttl
         return True
 
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        raw = await self._get(group, key)
+        if raw is None:
+            await self._add_if_absent(group, key, str(by), ttl)
+            return by
+        count = int(json.loads(raw)) + by
+        self._groups_data[group][key] = str(count)  # not _set: the expiry stays
+        return count
+
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         if await self._get(group, key) != value:
             return False

@@ -70,6 +70,15 @@ _ADD_IF_ABSENT = (
     + "SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at "
     "WHERE s.expires_at IS NOT NULL AND s.expires_at <= now() RETURNING true"
 )
+# A live counter counts up and keeps its expiry; a missing or expired one starts at 1.
+_COUNT = (
+    _UPSERT.format(expires="now() + make_interval(secs => $5::float8)")
+    + """SET value = CASE WHEN s.expires_at <= now() THEN EXCLUDED.value
+        ELSE (s.value::bigint + EXCLUDED.value::bigint)::text END,
+    expires_at = CASE WHEN s.expires_at <= now() THEN EXCLUDED.expires_at
+        ELSE s.expires_at END
+    RETURNING value"""
+)
 # state.list orders keys by code point (COLLATE "C"), which the primary key serves only
 # when the column itself is "C"; otherwise (a table made before, or another default
 # collation) this index does.
@@ -259,6 +268,10 @@ class PostgresStore(StateStore):
             "fetchval", _ADD_IF_ABSENT, self.namespace, group, key, value, ttl
         )
         return bool(added)
+
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        text = await self._query("fetchval", _COUNT, self.namespace, group, key, str(by), ttl)
+        return int(text)
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         status = await self._query(

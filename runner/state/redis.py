@@ -83,7 +83,7 @@ class RedisStore(StateStore):
             raise unavailable("Redis", self.url, exc) from None
         self._client = client
         for name in ("DELETE", "TAKE", "INCR", "ADD_IF_ABSENT", "ITEMS", "CLEAR", "GROUPS",
-                     "DELETE_IF", "RENEW_IF"):
+                     "DELETE_IF", "RENEW_IF", "COUNT_EXPIRING"):
             self._scripts[name] = client.register_script(getattr(lua, name))
         self._scripts["UPDATE"] = client.register_script(_redis_update.UPDATE)
         self._scripts["LIST"] = client.register_script(_redis_list.LIST)
@@ -221,6 +221,11 @@ class RedisStore(StateStore):
         ttl_ms = "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))
         added = await self._run("ADD_IF_ABSENT", self._key_args(group, key), [key, group, value, ttl_ms])
         return bool(added)
+
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        ttl_ms = str(max(1, math.ceil(ttl * 1000)))
+        return int(await self._run("COUNT_EXPIRING", self._key_args(group, key),
+                                   [key, group, ttl_ms, str(by)]))
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         return bool(await self._run("DELETE_IF", self._key_args(group, key), [key, group, value]))

@@ -55,6 +55,17 @@ _UPSERT = (
     "SET value = excluded.value, expires_at = excluded.expires_at"
 )
 
+# One statement (atomic): a live counter counts up and keeps its expiry, a missing or
+# expired one starts again at 1 with a new one.
+_COUNT = (
+    "INSERT INTO motia_state (namespace, grp, key, value, expires_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (namespace, grp, key) DO UPDATE SET "
+    "value = CASE WHEN motia_state.expires_at <= ? THEN excluded.value "
+    "ELSE CAST(CAST(motia_state.value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT) END, "
+    "expires_at = CASE WHEN motia_state.expires_at <= ? THEN excluded.expires_at "
+    "ELSE motia_state.expires_at END RETURNING value"
+)
+
 
 class SQLiteStore(StateStore):
     """State in one SQLite file; `path` is created (with its folder) on open()."""
@@ -259,6 +270,12 @@ class SQLiteStore(StateStore):
             (self.namespace, group, key, value, None if ttl is None else now + ttl, now),
         ).fetchone()
         return row is not None
+
+    async def _count_expiring(self, group: str, key: str, ttl: float, by: int) -> int:
+        now = time.time()
+        row = await self._call(lambda: self._db().execute(_COUNT, (
+            self.namespace, group, key, str(by), now + ttl, now, now)).fetchone())
+        return int(row[0])
 
     async def _delete_if(self, group: str, key: str, value: str) -> bool:
         return await self._call(self._changed, f"DELETE FROM motia_state WHERE {_WHERE_KEY} "

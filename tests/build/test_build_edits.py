@@ -103,9 +103,14 @@ def test_a_bad_image_or_project_is_a_one_line_error(tmp_path: Path) -> None:
     assert cli("build", str(root), "--image", "Bad Image") == (2, "", (
         "motia: error: --image 'Bad Image': expected an image reference such as shop:1.0 "
         "or registry.example.com/team/shop:1.0\n"))
-    code, out, err = cli("build", str(tmp_path / "nowhere"))
+    (tmp_path / "empty").mkdir()
+    code, out, err = cli("build", str(tmp_path / "empty"))
     assert (code, out) == (2, "")
-    assert err == (f"motia: error: no motia.yaml in {tmp_path / 'nowhere'}; pass the "
+    assert err == (f"motia: error: no motia.yaml in {tmp_path / 'empty'}; pass the "
                    "project's folder or its motia.yaml, or create a project with "
                    "`motia init DIR`\n")
+    code, out, err = cli("build", str(tmp_path / "nowhere"))
+    assert (code, out) == (2, "")
+    assert err == (f"motia: error: {tmp_path / 'nowhere'}: no such file; run `motia init "
+                   "DIR` to create a project, or pass the path to motia.yaml\n")
     assert not (tmp_path / "nowhere").exists()

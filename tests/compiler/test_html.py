@@ -140,3 +140,21 @@ def test_fields_of_a_scalar_schema_are_one_row() -> None:
         {"field": "(value)", "type": "integer", "required": True, "constraints": "min 0",
          "description": ""}]
     assert [r["field"] for r in schema_fields(PAYMENT)] == ["id", "amount", "currency"]
+
+
+def test_state_groups_are_drawn_as_their_own_kind_and_listed() -> None:
+    # Given a step writing a group another reads
+    app = App(name="x", root="/p", steps=(
+        Step(name="writer", type="api", method="POST", path="/a", state_writes=("carts",),
+             handler=Handler("a.py")),
+        Step(name="reader", type="cron", cron="*/10 * * * * *", state_reads=("carts",),
+             handler=Handler("b.py")),
+    ))
+    document = render_html(app)
+    tags = _parse(document).tags
+    drawn = {(attrs["data-id"], attrs["class"]) for t, attrs in tags if t == "g" and "data-id" in attrs}
+    # Then the group is a node of class n-state, in the legend and in a table of its own
+    assert ("state:carts", "node n-state") in drawn
+    assert "state group (kept between runs)" in document
+    text = " ".join(_parse(document).text)
+    assert "State groups" in text and "every 10 seconds (cron */10 * * * * *)" in text

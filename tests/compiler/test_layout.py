@@ -51,7 +51,7 @@ def test_edges_point_right_along_the_flow() -> None:
 def test_nodes_carry_kind_type_and_labels() -> None:
     nodes = _by_id(layout(billing()))
     assert nodes["step:stripe-webhook"]["sublabel"] == "POST /stripe/webhook"
-    assert nodes["step:nightly-cleanup"]["sublabel"] == "cron 0 3 * * *"
+    assert nodes["step:nightly-cleanup"]["sublabel"] == "every day at 03:00"
     topic = nodes["topic:payment.received"]
     assert (topic["kind"], topic["type"], topic["label"]) == (
         "topic", "topic", "payment.received")

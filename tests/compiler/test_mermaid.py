@@ -33,15 +33,51 @@ def test_output_is_deterministic() -> None:
     assert render_mermaid(billing()) == render_mermaid(billing())
 
 
-def test_api_cron_topic_and_noop_nodes_are_styled() -> None:
+def test_every_node_kind_is_styled() -> None:
     source = render_mermaid(billing())
     assert source.startswith("flowchart LR\n")
     assert 's_stripe_webhook["stripe-webhook<br/>POST /stripe/webhook"]:::api' in source
-    assert 's_nightly_cleanup["nightly-cleanup<br/>cron 0 3 * * *"]:::cron' in source
+    assert 's_nightly_cleanup["nightly-cleanup<br/>every day at 03:00 (UTC)"]:::cron' in source
     assert 't_payment_received(["payment.received"]):::topic' in source
     assert 's_accountant_review["accountant-review"]:::noop' in source
-    assert 's_create_invoice["create-invoice"]\n' in source
-    assert "stroke-dasharray: 5 5" in source
+    assert 's_create_invoice["create-invoice"]:::event\n' in source
+
+
+def test_every_node_kind_has_a_class_coloured_as_the_workbench_legend() -> None:
+    # Given any app (even one without streams or state groups)
+    source = render_mermaid(billing())
+    # Then each kind has exactly one classDef, in the Workbench's colours
+    class_defs = [line.strip() for line in source.splitlines() if "classDef" in line]
+    assert class_defs == [
+        "classDef api fill:#e7f1fc,stroke:#1c7ed6",
+        "classDef event fill:#e8f5ea,stroke:#2b8a3e",
+        "classDef cron fill:#efeafd,stroke:#7048e8",
+        "classDef noop fill:#f1f3f5,stroke:#6c757d,stroke-dasharray: 5 5",
+        "classDef topic fill:#fff4e0,stroke:#b35c00",
+        "classDef stream fill:#e6f6ef,stroke:#1e7a4f,stroke-dasharray: 5 5",
+        "classDef state fill:#e3fafc,stroke:#0b7285",
+    ]
+
+
+def test_state_groups_are_drawn_with_reads_and_writes() -> None:
+    # Given a step writing a group another reads, and a step doing both
+    app = App(
+        name="x", root="/p", flows=(Flow("f"),),
+        steps=(
+            Step(name="writer", type="api", method="POST", path="/a", flows=("f",),
+                 state_writes=("carts",), handler=Handler("a.py")),
+            Step(name="reader", type="event", flows=("f",), state_reads=("carts",),
+                 handler=Handler("b.py")),
+            Step(name="both", type="event", flows=("f",), state_reads=("carts",),
+                 state_writes=("carts",), handler=Handler("c.py")),
+        ),
+    )
+    source = render_mermaid(app)
+    # Then the group is a parallelogram of class state, with a dotted edge per use
+    assert 'g_carts[/"carts"/]:::state' in source
+    assert "s_writer -.-> g_carts" in source
+    assert "g_carts -.-> s_reader" in source
+    assert "s_both <-.-> g_carts" in source
 
 
 def test_a_step_in_two_flows_is_drawn_once_in_the_first() -> None:

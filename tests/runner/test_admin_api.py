@@ -196,6 +196,12 @@ async def test_off_loopback_the_admin_api_needs_the_workbench_token(project: Pat
             async with session.get(f"{base}/__motia/api/traces/nope", headers=headers) as res:
                 assert res.status == 404
                 assert (await res.json())["error"]["type"] == "NotFound"
+            # the mutating Workbench endpoints too: Run now, replay, delete
+            for method, path in (("POST", "/__motia/api/cron/any/run"),
+                                 ("POST", "/__motia/api/dlq/x/replay"),
+                                 ("DELETE", "/__motia/api/dlq/x")):
+                async with session.request(method, base + path) as res:
+                    assert res.status == 401, path
             async with session.post(f"{base}/jobs", json={"id": "open"}) as res:
                 assert res.status == 202  # the app's own API is not behind the token
 

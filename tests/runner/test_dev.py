@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from _runtime_projects import write_project
 
-from motia.runner.dev import DevReloader, handler_steps
+from motia.runner.dev import DevReloader
 from motia.testing import TestApp
 
 YAML = """
@@ -167,19 +167,6 @@ async def test_dev_mode_warns_when_a_response_breaks_its_schema(dev: tuple[TestA
 
 async def _greeting_gone(app: TestApp) -> bool:
     return (await app.request("GET", "/hello")).json == {}
-
-
-def test_other_code_files_reload_every_step_of_their_language(tmp_path: Path) -> None:
-    from motia.compiler.ir import App, Handler, Step
-
-    app = App(name="a", root=str(tmp_path), steps=(
-        Step(name="p", type="api", handler=Handler("steps/p.py")),
-        Step(name="q", type="event", handler=Handler("steps/q.py")),
-        Step(name="j", type="api", handler=Handler("steps/j.js", language="node")),
-    ))
-    assert handler_steps(app, {tmp_path / "steps/p.py"}) == {"p"}
-    assert handler_steps(app, {tmp_path / "lib/util.py"}) == {"p", "q"}
-    assert handler_steps(app, {tmp_path / "lib/util.mjs"}) == {"j"}
 
 
 @pytest.mark.parametrize("path", [".motia/plan.json", "node_modules/x/index.js", "notes.txt"])

@@ -136,7 +136,7 @@ async def test_after_the_last_retry_a_dead_letter_is_kept_and_replays(tmp_path: 
         listed = (await app.request("GET", "/__motia/api/dlq?step=run-job")).json
         assert [d["id"] for d in listed["dead_letters"]] == [letter.id]
         replay = await app.request("POST", f"/__motia/api/dlq/{letter.id}/replay")
-        assert replay.json == {"replayed": letter.id, "event_id": letter.event_id,
+        assert replay.json == {"replayed": letter.id, "event_id": letter.event_id, "edited": False,
                                "trace_id": letter.trace_id}
 
         # Then it runs once more, succeeds, and the dead letter is gone

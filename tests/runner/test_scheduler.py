@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from motia.compiler.ir import App, Backoff, Handler, Step
 from motia.errors import HandlerError
@@ -267,3 +270,47 @@ async def test_replicas_sharing_a_store_fire_each_tick_once(tmp_path: Path) -> N
     assert len(fired) >= 2
     assert len(fired) == len(set(fired))
     assert time.time() - fired[-1] < 5
+
+
+async def test_run_now_fires_one_tick_through_the_pipeline_and_the_lease(tmp_path: Path) -> None:
+    from motia.runner.scheduler import fire_now
+    from motia.runner.state.sqlite import SQLiteStore
+
+    # Given a cron step on a shared (SQLite) store, so Run now takes a lease
+    store = SQLiteStore("cron-test", tmp_path / "state.db")
+    await store.open()
+    try:
+        runtime = _Runtime(cron_step(), store, _quick)
+        step = runtime.app.steps[0]
+        # When Run now is asked twice with one key, then with another
+        kwargs: dict[str, Any] = {"store": store, "ticks": runtime.ticks, "hooks": runtime.hooks,
+                                  "logger": runtime.logger}
+        first = await fire_now(step, "k1", **kwargs)
+        second = await fire_now(step, "k1", **kwargs)
+        third = await fire_now(step, "k2", **kwargs)
+        await _until(lambda: len(runtime.calls) == 2)
+        await runtime.ticks.close(5.0)
+        # Then the same key fired once, a new key fired again, each a tick of its own
+        assert first is not None and second is None and third is not None
+        assert len(runtime.calls) == 2 and len(runtime.seen.fired) == 2
+        assert runtime.calls[0].event_id != runtime.calls[1].event_id
+        assert runtime.calls[0].trace_id == first
+    finally:
+        await store.close()
+
+
+async def test_run_now_waits_for_a_tick_still_running() -> None:
+    from motia.errors import TickRunning
+    from motia.runner.scheduler import fire_now
+
+    class Busy:
+        def is_running(self, name: str) -> bool:
+            return True
+
+    runtime = _Runtime(cron_step(), MemoryStore(), _quick)
+    step = runtime.app.steps[0]
+    message = "cron step 'tick' is still running its previous tick; try again when it has finished"
+    with pytest.raises(TickRunning, match=re.escape(message)):
+        await fire_now(step, "k", store=runtime.store, ticks=runtime.ticks, hooks=runtime.hooks,
+                       logger=runtime.logger, scheduler=Busy())  # type: ignore[arg-type]
+    assert runtime.calls == []

@@ -39,3 +39,39 @@ def test_only_the_newest_traces_are_kept_and_evicted_spans_are_forgotten() -> No
     assert "trace-0" not in store and len(store) == 3
     store.after_invoke("slow", ctx(0), 1.0, None)  # finishing late must not resurrect it
     assert "trace-0" not in store
+
+
+def test_a_retry_that_succeeds_leaves_the_trace_ok() -> None:
+    store = TraceStore()
+    store.before_invoke("charge", ctx(1), None)
+    store.after_invoke("charge", ctx(1), 0.1, HandlerError("charge", "timeout"))
+    store.before_invoke("charge", ctx(1, attempt=2), None)
+    store.after_invoke("charge", ctx(1, attempt=2), 0.1, None)
+    trace = store.get("trace-1")
+    assert trace is not None and trace.status == "ok"
+    assert [item["kind"] for item in trace.story()] == ["failed", "ok"]
+
+
+def test_a_dead_letter_replayed_successfully_ends_done_with_its_story() -> None:
+    from motia.runner.bus.base import Event
+    from motia.runner.state.base import DeadLetter
+
+    # Given an event that failed and became a dead letter
+    store = TraceStore()
+    store.before_invoke("charge", ctx(1), None)
+    store.after_invoke("charge", ctx(1), 0.1, HandlerError("charge", "declined"))
+    letter = DeadLetter(step="charge", topic="t", data={"n": 1}, event_id="event-1",
+                        trace_id="trace-1", attempts=1, error={"message": "declined"})
+    store.after_dead_letter(letter)
+    trace = store.get("trace-1")
+    assert trace is not None and trace.status == "error"
+    # When it is replayed, Then the trace runs again, and ends "done" once the replay succeeds
+    store.after_replay(letter, Event(topic="t", data={"n": 1}, trace_id="trace-1",
+                                     event_id="event-1"))
+    store.before_invoke("charge", ctx(1), None)
+    assert trace.status == "running"
+    store.after_invoke("charge", ctx(1), 0.1, None)
+    assert trace.status == "done" and trace.summary()["replayed"] == 1
+    assert [(item["kind"], item["step"]) for item in trace.story()] == [
+        ("failed", "charge"), ("dead_letter", "charge"), ("replayed", "charge"), ("done", None)]
+    assert trace.story()[2]["edited"] is False

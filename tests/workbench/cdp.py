@@ -261,10 +261,24 @@ class Page:
             f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''")
         return str(value)
 
+    async def hover(self, selector: str, timeout: float = 10.0) -> None:
+        """Move the mouse over the centre of the element (visible, scrolled into view)."""
+        box = await self._centre(selector, timeout)
+        await self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": box["x"],
+                                                     "y": box["y"]})
+
     async def click(self, selector: str, timeout: float = 10.0) -> None:
         """Wait for the element to be visible, scroll it into view and click its centre
         with real mouse events."""
-        box = await self.wait_for(f"""(() => {{
+        box = await self._centre(selector, timeout)
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", {
+                "type": kind, "x": box["x"], "y": box["y"], "button": "left",
+                "clickCount": 0 if kind == "mouseMoved" else 1,
+            })
+
+    async def _centre(self, selector: str, timeout: float) -> dict[str, float]:
+        box: dict[str, float] = await self.wait_for(f"""(() => {{
             const el = document.querySelector({json.dumps(selector)});
             if (!el) return null;
             el.scrollIntoView({{block: "center", inline: "center"}});
@@ -272,11 +286,7 @@ class Page:
             if (!r.width || !r.height) return null;
             return {{x: r.left + r.width / 2, y: r.top + r.height / 2}};
         }})()""", timeout, what=f"a visible element matching {selector!r}")
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            await self.send("Input.dispatchMouseEvent", {
-                "type": kind, "x": box["x"], "y": box["y"], "button": "left",
-                "clickCount": 0 if kind == "mouseMoved" else 1,
-            })
+        return box
 
     async def fill(self, selector: str, value: str) -> None:
         """Replace the value of an input or textarea as typing would (input event fired)."""

@@ -34,7 +34,7 @@ async def shop() -> AsyncIterator[TestApp]:
         yield app
 
 
-async def open_view(page: Page, app: TestApp, view: str = "#/flows") -> None:
+async def open_view(page: Page, app: TestApp, view: str = "#/flows/~all") -> None:
     await page.goto(f"{app.url}/__motia/{view}")
     await page.wait_for("document.body.dataset.ready === 'true'", what="the Workbench to load")
 
@@ -51,7 +51,8 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
     # Then every step and every topic is a node of the diagram, laid out by the server
     ids = await js(page, "[...document.querySelectorAll('svg.diagram .node')].map((n) => n.dataset.id)")
     expected = ({f"step:{s.name}" for s in shop.app.steps} | {f"topic:{t.name}" for t in shop.app.topics}
-                | {f"stream:{s.name}" for s in shop.app.streams})
+                | {f"stream:{s.name}" for s in shop.app.streams}
+                | {f"state:{g}" for s in shop.app.steps for g in (*s.state_reads, *s.state_writes)})
     assert set(ids) == expected
     assert await js(page, "document.querySelector('svg.diagram').dataset.layout") == "server"
     # And the kinds are styled apart and explained by the legend
@@ -61,7 +62,7 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
     assert kinds["step:hourly-report"] == "node-cron" and kinds["step:finance-review"] == "node-noop"
     assert kinds["topic:order.placed"] == "node-topic"
     legend = await page.text(".legend")
-    for words in ("API step", "Event step", "Cron step", "Noop step", "Topic"):
+    for words in ("API step", "Event step", "Cron step", "Noop step", "Topic", "Stream", "State"):
         assert words in legend
     # And no two boxes overlap and no label is cut
     boxes = await js(page, """[...document.querySelectorAll('.node .node-box')].map((r) => {
@@ -77,14 +78,13 @@ async def test_the_diagram_shows_every_step_and_topic_without_overlaps(page: Pag
 async def test_a_flow_can_be_chosen_and_steps_in_no_flow_are_listed(page: Page, shop: TestApp) -> None:
     await open_view(page, shop)
     # When the reporting flow is chosen
-    await page.evaluate("""(() => { const s = document.querySelector('#flow-select');
-        s.value = 'reporting'; s.dispatchEvent(new Event('change')); })()""")
+    await page.click('.flow-tab[data-flow="reporting"]')
     await page.wait_for("location.hash === '#/flows/reporting'")
     await page.wait_for("document.querySelectorAll('svg.diagram .node[data-id^=\"step:\"]').length === 3")
     # Then only its steps are drawn
     steps = await js(page, "[...document.querySelectorAll('svg.diagram .node[data-id^=\"step:\"]')].map((n) => n.dataset.id)")
     assert sorted(steps) == ["step:finance-review", "step:get-stats", "step:hourly-report"]
-    assert "Revenue figures for the finance team" in await page.text(".toolbar")
+    assert await page.text("#flow-description") == "Revenue figures for the finance team"
 
 
 async def test_clicking_a_node_shows_its_configuration_and_schemas(page: Page, shop: TestApp) -> None:
@@ -117,7 +117,22 @@ async def test_clicking_a_node_shows_its_configuration_and_schemas(page: Page, s
     # Then the topic's schema and both ends are shown
     assert "Sent by" in topic and "create-order" in topic and "charge-payment" in topic
     assert "PlacedOrder" in topic
-    assert await page.evaluate("location.hash") == "#/flows?node=topic%3Aorder.placed"
+    assert await page.evaluate("location.hash") == "#/flows/~all?node=topic%3Aorder.placed"
+
+
+async def test_a_steps_flow_control_rules_are_shown_in_words_with_what_waits(
+    page: Page, shop: TestApp,
+) -> None:
+    await open_view(page, shop)
+    # When a person clicks the step with `flow: {concurrency: {limit: 4, key: customer}}`
+    await page.click('.node[data-id="step:charge-payment"]')
+    await page.wait_for("!!document.querySelector('#details .flow-rules [data-rule]')",
+                        what="the flow-control rules")
+    # Then the rule is in plain words, with how many events wait on it now
+    rules = await js(page, "[...document.querySelectorAll('#details .flow-rules li')]"
+                           ".map((li) => li.textContent)")
+    assert rules == ["at most 4 running at once per customer — 0 waiting"]
+    await screenshot(page, "step-flow-control")
 
 
 async def test_the_endpoint_tester_sends_a_request_and_shows_the_response(page: Page, shop: TestApp) -> None:

@@ -13,7 +13,8 @@ const MONO = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono",
 const NAME_FONT = `600 11.5px ${MONO}`;
 const SUB_FONT = `10.5px ${MONO}`;
 const CHAR_W = 7;
-const KIND_LABEL = { api: "API", event: "Event", cron: "Cron", noop: "Noop", topic: "Topic", stream: "Stream" };
+const KIND_LABEL = { api: "API", event: "Event", cron: "Cron", noop: "Noop", topic: "Topic", stream: "Stream", state: "State" };
+const ROUND = new Set(["topic", "stream", "state"]);
 let canvas = null;
 
 function textWidth(text, font = NAME_FONT) {
@@ -38,7 +39,7 @@ function fit(text, width, font) {
 export function nodeSize(node) {
   const longest = Math.max(node.label.length, (node.sub || "").length);
   const w = Math.min(240, Math.max(96, longest * CHAR_W + 28));
-  if (node.kind === "topic" || node.kind === "stream") return { w, h: 32 };
+  if (ROUND.has(node.kind)) return { w, h: 32 };
   return { w, h: node.sub ? 48 : 36 };
 }
 
@@ -122,26 +123,27 @@ function edgePath(points) {
 }
 
 function ariaLabel(node) {
-  const kind = node.kind === "topic" ? "Topic" : `${KIND_LABEL[node.type] || node.type} step`;
+  const kind = node.kind === "step" ? `${KIND_LABEL[node.type] || node.type} step` : `${KIND_LABEL[node.kind] || node.kind}`;
   const detail = node.trigger || node.sub;
-  return `${kind} ${node.label}${detail && node.kind !== "topic" ? `: ${detail}` : ""}`;
+  return `${kind} ${node.label}${detail && node.kind === "step" ? `: ${detail}` : ""}`;
 }
 
 function nodeGroup(node, onSelect) {
   const g = s("g", {
     class: `node node-${node.type}`, transform: `translate(${node.x},${node.y})`, tabindex: "0",
     role: "button", "aria-label": ariaLabel(node), "data-id": node.id,
+    "aria-description": node.description || null,
   });
-  g.append(s("title", {}, ariaLabel(node)));
   const choose = (event) => { event.preventDefault(); onSelect(node.id); };
   g.addEventListener("click", choose);
   g.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") choose(event); });
-  const topic = node.kind === "topic" || node.kind === "stream";
+  const topic = ROUND.has(node.kind);
   const pad = topic ? 14 : 14;
   const inner = node.w - pad - (topic ? 12 : 8);
   // The kind sits just above the box, in the gap every layout leaves between boxes.
   g.append(s("text", { class: "node-kind", x: topic ? 10 : 2, y: -4 }, (KIND_LABEL[node.type] || node.type).toUpperCase()));
-  g.append(s("rect", { class: "node-box", width: node.w, height: node.h, rx: topic ? node.h / 2 : 7 }));
+  const rx = node.kind === "state" ? 4 : topic ? node.h / 2 : 7;
+  g.append(s("rect", { class: "node-box", width: node.w, height: node.h, rx }));
   if (!topic) g.append(s("rect", { class: "node-accent", x: 0.5, y: 0.5, width: 5, height: node.h - 1, rx: 2 }));
   const sub = !topic && node.sub && node.h >= 44 ? node.sub : "";
   const nameY = sub ? node.h / 2 - 3 : node.h / 2 + 4.5;
@@ -167,7 +169,9 @@ export function renderDiagram(placed, { onSelect, selected, label }) {
   for (const e of placed.edges) {
     const toNoop = placed.nodes.find((n) => n.id === e.target)?.type === "noop";
     const others = placed.nodes.filter((n) => n.id !== e.source && n.id !== e.target);
-    edges.append(s("path", { class: `edge edge-${e.kind}${toNoop ? " edge-noop" : ""}`, d: edgePath(detour(e.points, others)),
+    // Reads and writes of state and streams move data, not events: drawn dotted.
+    const data = /^(state|stream):/.test(e.source) || /^(state|stream):/.test(e.target);
+    edges.append(s("path", { class: `edge edge-${e.kind}${toNoop ? " edge-noop" : ""}${data ? " edge-data" : ""}`, d: edgePath(detour(e.points, others)),
       "marker-end": "url(#arrow)", "data-source": e.source, "data-target": e.target }));
   }
   const nodes = s("g", { class: "nodes" });

@@ -47,10 +47,11 @@ export function fill(el, ...children) {
 }
 
 export class ApiError extends Error {
-  constructor(status, message, type) {
+  constructor(status, message, type, errors = []) {
     super(message);
     this.status = status;
     this.type = type;
+    this.errors = errors; // a ValidationError's violations: [{path, message}]
   }
 }
 
@@ -78,7 +79,7 @@ export async function api(path, options = {}) {
   if (!response.ok) {
     const error = (body && body.error) || {};
     const message = error.message || `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message, error.type);
+    throw new ApiError(response.status, message, error.type, Array.isArray(body && body.errors) ? body.errors : []);
   }
   return body;
 }
