@@ -252,3 +252,32 @@ async def test_a_killed_worker_counts_as_a_restart_with_its_reason(fixable: App)
     restarts = {dict(labels)["reason"]: v for (name, labels), v in samples.items()
                 if name == "motia_worker_restarts_total"}
     assert restarts == {"was killed by SIGKILL": 1}
+
+
+async def test_flow_control_waits_are_counted_per_step_and_rule_never_per_key(
+        tmp_path: Path) -> None:
+    # Given the gated step with `flow: {concurrency: {limit: 1}}`: a held event keeps its slot
+    yaml = GATED_YAML.replace("        concurrency: 1\n",
+                              "        concurrency: 4\n        flow:\n"
+                              "          concurrency: {limit: 1, key: k}\n")
+    app = compile_project(write_project(tmp_path, yaml, GATED_FILES)).app
+    config = RunConfig(state="memory", role="workers", metrics_port=0, log_format="none")
+    async with Runtime(app, config) as runtime:
+        assert runtime.ops_url and runtime.store is not None
+        # When two events of one key arrive while the first is held
+        await runtime.emit("job.created", {"k": "customer-42"})
+        await runtime.emit("job.created", {"k": "customer-42"})
+
+        async def deferred() -> bool:
+            samples, _ = await scrape(runtime.ops_url or "")
+            return (value(samples, "motia_deferrals_total", step="run-job",
+                          reason="flow.concurrency") or 0) >= 1
+
+        await until(deferred)
+        await runtime.store.set("gate", "open", True)
+        samples, _ = await scrape(runtime.ops_url)
+    # Then the wait is counted under the rule's name, and the key is no label
+    reasons = {dict(labels)["reason"] for name, labels in samples
+               if name == "motia_deferrals_total"}
+    assert reasons == {"flow.concurrency"}
+    assert "customer-42" not in {v for _, labels in samples for _, v in labels}
