@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from motia.errors import MotiaError, UsageError
@@ -37,6 +38,9 @@ def register(sub: Any) -> None:
     emit.add_argument("topic")
     emit.add_argument("data", metavar="JSON", help="the event data as JSON ('-' reads stdin)")
     emit.add_argument("--trace-id", help="trace id to carry (default: a new one)")
+    emit.add_argument("--delay", metavar="DURATION",
+                      help="publish it this much later, durably (30s, 5m, 2h, 1d; "
+                           "a plain number is seconds)")
     emit.set_defaults(func=cmd_emit)
 
     state = sub.add_parser("state", help="read and write a running app's state")
@@ -82,9 +86,35 @@ def cmd_emit(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"topic": args.topic, "data": parse_json(args.data, "JSON")}
     if args.trace_id:
         body["trace_id"] = args.trace_id
+    if args.delay is not None:
+        body["delay"] = _delay(args.topic, args.delay)
     sent = call(args, "POST", "/emit", body)
-    print(f"published {args.topic}: event {sent['event_id']} (trace {sent['trace_id']})")
+    if "delayed_until" in sent:
+        due = datetime.fromtimestamp(sent["delayed_until"], UTC).isoformat(timespec="seconds")
+        print(f"scheduled {args.topic} for {due}: event {sent['event_id']} "
+              f"(trace {sent['trace_id']})")
+    else:
+        print(f"published {args.topic}: event {sent['event_id']} (trace {sent['trace_id']})")
     return 0
+
+
+def _delay(topic: str, text: str) -> float:
+    """`--delay` in seconds; UsageError naming the accepted forms (checked before sending)."""
+    from motia.runner.workers._protocol import emit_delay
+
+    try:
+        return emit_delay(topic, float(text) if _is_number(text) else text,
+                          where="motia emit --delay")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def cmd_state_get(args: argparse.Namespace) -> int:

@@ -189,9 +189,11 @@ class SyncTestApp:
         Keywords: `json`, `data`, `headers`, `params` (as TestApp.request)."""
         return self._call(self._running().request(method, path, **kwargs))
 
-    def emit(self, topic: str, data: Any, *, trace_id: str | None = None) -> str:
-        """Publish an event (validated against its topic's schema); returns its event id."""
-        return self._call(self._running().emit(topic, data, trace_id=trace_id))
+    def emit(self, topic: str, data: Any, *, trace_id: str | None = None,
+             delay: str | float | None = None) -> str:
+        """Publish an event (validated against its topic's schema); returns its event id.
+        `delay` (`"30s"`, or seconds) publishes it that much later."""
+        return self._call(self._running().emit(topic, data, trace_id=trace_id, delay=delay))
 
     def call_step(self, step: str, data: Any = None, *, topic: str | None = None,
                   timeout: float = 30.0) -> StepResult:

@@ -254,9 +254,16 @@ class TestApp:
                 body = None
             return Response(res.status, body, text, dict(res.headers))
 
-    async def emit(self, topic: str, data: Any, *, trace_id: str | None = None) -> str:
-        """Publish an event (validated against the topic's schema); returns its event id."""
-        return (await self._rt.emit(topic, data, trace_id)).event_id
+    async def emit(self, topic: str, data: Any, *, trace_id: str | None = None,
+                   delay: str | float | None = None) -> str:
+        """Publish an event (validated against the topic's schema); returns its event id.
+        `delay` (`"30s"`, or seconds) publishes it that much later, like `ctx.emit`'s."""
+        seconds = None
+        if delay is not None:
+            from motia.runner.workers._protocol import emit_delay
+
+            seconds = emit_delay(topic, delay, where="TestApp.emit")
+        return (await self._rt.emit(topic, data, trace_id, delay=seconds)).event_id
 
     async def wait_for_topic(self, topic: str, timeout: float = 5.0, *, count: int = 1) -> None:
         """Wait until `count` events on `topic` were published and every subscriber of

@@ -26,6 +26,7 @@ from motia.runner._http_errors import dumps, error_response, read_body
 from motia.runner.hooks import Hooks
 from motia.runner.logs import LEVELS, Logger, LogRecord
 from motia.runner.state._paging import MAX_LIMIT
+from motia.runner.workers._protocol import emit_delay
 
 if TYPE_CHECKING:
     from motia.runner.app import Runtime
@@ -315,15 +316,25 @@ class _AdminApi:
         if isinstance(body, web.Response):
             return body
         if not isinstance(body, dict) or not isinstance(body.get("topic"), str):
-            return error_response(400, "BadRequest",
-                                  'expected {"topic": "<name>", "data": <JSON>, "trace_id"?}')
-        trace_id = body.get("trace_id")
+            return error_response(
+                400, "BadRequest",
+                'expected {"topic": "<name>", "data": <JSON>, "trace_id"?, "delay"?}')
+        trace_id, delay = body.get("trace_id"), body.get("delay")
+        if delay is not None:
+            try:
+                delay = emit_delay(body["topic"], delay, where=f"emit {body['topic']!r}")
+            except ValueError as exc:
+                return error_response(400, "BadRequest", str(exc))
         try:
             event = await self.rt.emit(body["topic"], body.get("data"),
-                                       trace_id if isinstance(trace_id, str) else None)
+                                       trace_id if isinstance(trace_id, str) else None,
+                                       delay=delay)
         except EventRejected as exc:
             return error_response(400, "ValidationError", str(exc), errors=exc.errors)
-        return _json({"event_id": event.event_id, "trace_id": event.trace_id})
+        answer: dict[str, Any] = {"event_id": event.event_id, "trace_id": event.trace_id}
+        if event.delayed_until is not None:
+            answer["delayed_until"] = event.delayed_until
+        return _json(answer)
 
 
     # --- cron ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from motia.compiler.ir import App, Step
+from motia.compiler.units import format_duration
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, ReplayRefused, UsageError
 from motia.runner._fasthooks import FastHookSet
 from motia.runner.admin import LogBuffer
@@ -373,15 +374,18 @@ class Runtime:
         topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
                         event_id=e.id or emitted_id(ctx.event_id, step.name, n),
-                        validated_by=topics, span_id=new_span_id(), parent_span=ctx.span_id)
+                        validated_by=topics, span_id=new_span_id(), parent_span=ctx.span_id,
+                        delayed_until=None if e.delay is None else time.time() + e.delay)
                   for n, e in enumerate(emits)]
         if events:
             assert self.bus is not None
             await self.bus.publish(events)
         return events
 
-    async def emit(self, topic: str, data: Any, trace_id: str | None = None) -> Event:
-        """Publish an event from outside any step (`motia emit`, the test harness)."""
+    async def emit(self, topic: str, data: Any, trace_id: str | None = None,
+                   delay: float | None = None) -> Event:
+        """Publish an event from outside any step (`motia emit`, the test harness), `delay`
+        seconds from now when given (kept in the store until then)."""
         if topic not in self.topics:
             known = ", ".join(self.topics.names()) or "none"
             raise EventRejected(f"unknown topic {topic!r}; declared topics: {known}")
@@ -392,10 +396,12 @@ class Runtime:
                 errors,
             )
         event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
-                      validated_by=self.topics, span_id=new_span_id())
+                      validated_by=self.topics, span_id=new_span_id(),
+                      delayed_until=None if not delay else time.time() + delay)
         assert self.bus is not None
         await self.bus.publish([event])
-        self.logger.info(f"event emitted on {topic}", trace_id=event.trace_id,
+        later = "" if not delay else f", delayed {format_duration(delay)}"
+        self.logger.info(f"event emitted on {topic}{later}", trace_id=event.trace_id,
                          event_id=event.event_id)
         return event
 

@@ -67,6 +67,9 @@ class Hooks:
     def after_replay(self, letter: DeadLetter, event: Event) -> None:
         """A dead letter was sent back to its step as `event` (a new first attempt)."""
 
+    def after_delay_fired(self, event: Event, late: float) -> None:
+        """A delayed event (`ctx.emit({..., "delay"})`) was published, `late` s after due."""
+
     def after_worker_started(self, step: str, pid: int) -> None: ...
 
     def after_worker_exited(self, step: str, pid: int, reason: str) -> None: ...
@@ -131,6 +134,9 @@ class HookSet(Hooks):
 
     def after_deliver(self, *a: Any) -> None:
         self._call("after_deliver", *a)
+
+    def after_delay_fired(self, *a: Any) -> None:
+        self._call("after_delay_fired", *a)
 
     def after_worker_started(self, *a: Any) -> None:
         self._call("after_worker_started", *a)

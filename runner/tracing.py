@@ -38,7 +38,8 @@ class Span:
     end: float | None = None
     status: str = "running"  # running | ok | error
     error: dict[str, Any] | None = None
-    emits: list[dict[str, str]] = field(default_factory=list)
+    #: {topic, event_id}, with `delayed_until` (and `fired` once published) for a delayed one
+    emits: list[dict[str, Any]] = field(default_factory=list)
     state_ops: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,7 +193,21 @@ class TraceStore(Hooks):
                 continue
             span = _latest(trace, event.source)
             if span is not None:
-                span.emits.append({"topic": event.topic, "event_id": event.event_id})
+                emit: dict[str, Any] = {"topic": event.topic, "event_id": event.event_id}
+                if event.delayed_until is not None:
+                    emit["delayed_until"] = event.delayed_until
+                span.emits.append(emit)
+
+    def after_delay_fired(self, event: Event, late: float) -> None:
+        """Mark the delayed emit as published (`fired`, epoch s) on the emitting span."""
+        trace = self._traces.get(event.trace_id)
+        if trace is None or event.source is None:
+            return
+        for span in reversed(trace.spans):
+            for emit in span.emits:
+                if emit["event_id"] == event.event_id and "fired" not in emit:
+                    emit["fired"] = time.time()
+                    return
 
     def after_dead_letter(self, letter: DeadLetter) -> None:
         trace = self._traces.get(letter.trace_id)

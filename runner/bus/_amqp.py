@@ -75,6 +75,8 @@ def encode(event: Event) -> aio_pika.Message:
     parent = traceparent.format(event.trace_id, event.span_id)
     if parent is not None:
         headers[traceparent.HEADER] = parent
+    if event.delayed_until is not None:
+        headers["delayed_until"] = repr(event.delayed_until)
     if event.seqs:
         headers["seqs"] = json.dumps(dict(event.seqs), separators=(",", ":"))
     return aio_pika.Message(
@@ -97,6 +99,7 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
         first_failure = headers.get("first_failure")
         source = headers.get("source")
         parent = traceparent.parse(_text(headers.get(traceparent.HEADER) or ""))
+        delayed_until = headers.get("delayed_until")
         seqs = headers.get("seqs")
         event = Event(
             topic=_text(headers.get("topic") or routing_key),
@@ -108,6 +111,7 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
             source=None if source is None else _text(source),
             time=float(_text(headers.get("time", "0"))),
             span_id=None if parent is None else parent[1],
+            delayed_until=None if delayed_until is None else float(_text(delayed_until)),
             seqs=None if seqs is None else _seqs(json.loads(_text(seqs))),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -133,7 +137,8 @@ def unreadable_reason(body: bytes, headers: Mapping[str, Any], exc: Exception) -
     if missing:
         return (f"the message has no {' and no '.join(repr(m) for m in missing)} header: it "
                 "was not published by Motia (publish with `motia emit` or the admin API)")
-    for name, parse in (("attempt", int), ("first_failure", float), ("time", float)):
+    for name, parse in (("attempt", int), ("first_failure", float), ("time", float),
+                        ("delayed_until", float)):
         if name in headers:
             try:
                 parse(_text(headers[name]))

@@ -18,6 +18,11 @@ the state store. It returns normally in every case once the message may be
 acknowledged: the backend acks after it returns, and leaves the message unacked
 (redelivered by the broker) only if it raises, which happens when the retry or dead
 letter itself could not be recorded.
+
+`publish` keeps an event whose `delayed_until` is still ahead (`ctx.emit({..., "delay"})`)
+in the bus's `DelayedEvents` schedule, in the state store, instead of handing it to
+`_publish`; the schedule's loop, started with the bus on every replica, publishes it
+when due (delayed.py). Backends do nothing for it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 from motia.compiler.ir import App, Step
 from motia.errors import MotiaError, ReplayRefused
+from motia.runner.bus.delayed import STOP_GRACE, DelayedEvents, is_delayed
 from motia.runner.delivery.flow.sequence import Sequencer
 from motia.runner.delivery.policy import DeliveryPolicy
 from motia.runner.hooks import Hooks
@@ -63,6 +69,9 @@ class Event:
     span_id: str | None = None
     #: the span of the invocation that emitted it (the publish span's parent); local only
     parent_span: str | None = field(default=None, compare=False, repr=False)
+    #: when a delayed emit (`"delay"`) is due, epoch seconds; None for one published at once.
+    #: Kept after it fired, so traces and handlers' logs can tell it was delayed.
+    delayed_until: float | None = None
     #: flow control's per-key sequence numbers, taken when the event was published:
     #: `"<step>.order"` / `"<step>.debounce"` -> n (runner/delivery/flow/sequence.py)
     seqs: Mapping[str, int] | None = None
@@ -81,6 +90,7 @@ class Event:
             "source": self.source,
             "time": self.time,
             "span_id": self.span_id,
+            "delayed_until": self.delayed_until,
             "seqs": None if self.seqs is None else dict(self.seqs),
         }
 
@@ -105,6 +115,8 @@ class EventBus(ABC):
         self._consumers: dict[str, Consumer] = {}
         self._steps: dict[str, Step] = {s.name: s for s in app.steps}
         self.policy = DeliveryPolicy(store, self.hooks, self._send_to)
+        #: events published with a delay wait here until due (runner/bus/delayed.py)
+        self.delayed = DelayedEvents(store, self._publish_due, self.hooks)
         #: numbers each event per key for the subscribers with `flow.order`/`debounce`
         self.sequencer = Sequencer(app, store)
 
@@ -129,17 +141,48 @@ class EventBus(ABC):
         for name in self._consumers:
             step = self._steps[name]
             await self._consume(step, prefetch=step.workers * step.concurrency)
+        self.delayed.start()  # every replica fires due delayed events, whatever its role
 
     async def close(self, grace: float = 10.0) -> None:
+        await self.delayed.stop(min(grace, STOP_GRACE))
         await self._close(grace)
 
     # --- publishing ---------------------------------------------------------------------
 
     async def publish(self, events: Sequence[Event]) -> None:
-        if events:
-            events = await self.sequencer.stamp(events)
-            await self._publish(list(events))
-            self.hooks.after_publish(list(events))
+        """Hand `events` to their subscribers; one with `delayed_until` still ahead is kept
+        in the schedule instead and published when due. Returns once all are safe. Flow
+        control's sequence numbers are taken when an event is published (a delayed one's
+        when it is due, so it never holds up the events of its key until then)."""
+        if not events:
+            return
+        events = list(events)
+        for event in events:  # a loop, not any(): this is on every publish's path
+            if event.delayed_until is not None:
+                events = await self._publish_some_later(events)
+                break
+        else:
+            events = list(await self.sequencer.stamp(events))
+            await self._publish(events)
+        self.hooks.after_publish(events)
+
+    async def _publish_some_later(self, events: list[Event]) -> list[Event]:
+        """Schedule the delayed ones, publish the rest now; all of them, in their order."""
+        now = time.time()
+        later = [e for e in events if is_delayed(e, now)]
+        if later:
+            await self.delayed.add(later)
+        at_once = [e for e in events if not is_delayed(e, now)]
+        if not at_once:
+            return events
+        stamped = list(await self.sequencer.stamp(at_once))
+        await self._publish(stamped)
+        numbered = iter(stamped)
+        return [e if is_delayed(e, now) else next(numbered) for e in events]
+
+    async def _publish_due(self, events: list[Event]) -> None:
+        """The schedule's publish of delayed events now due: numbered now, then sent."""
+        await self._publish(list(await self.sequencer.stamp(events)))
 
     async def replay(self, letter: DeadLetter) -> Event:
         """Send a dead letter back to its step as a fresh first attempt. A letter holding a

@@ -6,7 +6,8 @@ JSON *text*. A new backend is a short file; tests/runner/state/test_contract.py 
 same suite against every backend.
 
 Groups whose name starts with `__motia.` are reserved for the runtime (dead letters,
-cron leases, idempotency marks); users cannot read or write them through the public API.
+cron leases, idempotency marks, delayed events); users cannot read or write them through
+the public API.
 
 Leases carry an owner token: only the holder may renew or release one (compare-and-set,
 compare-and-delete), so a slow first holder whose lease ran out can never free or extend
@@ -15,6 +16,7 @@ the lease a second holder took meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import heapq
 import json
@@ -37,6 +39,8 @@ LEASE_GROUP = "__motia.lease"
 DONE_GROUP = "__motia.done"
 ANSWER_GROUP = "__motia.answers"
 FLOW_GROUP = "__motia.flow"
+#: delayed events until due (runner/bus/delayed.py): key `<due ms>.<event id>`, the event
+DELAYED_GROUP = "__motia.delayed"
 
 Number = int | float
 #: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
@@ -292,6 +296,12 @@ class StateStore(ABC):
         keys = heapq.nsmallest(count, (k for k in items if k.startswith(prefix)
                                        and (after is None or k > after)))
         return [(k, items[k]) for k in keys]
+
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        """Delete several keys of one group (the delayed events a batch published). This
+        default deletes them one by one, concurrently; SQL backends use one statement."""
+        if keys:
+            await asyncio.gather(*(self._delete(group, key) for key in keys))
 
     async def _take(self, group: str, key: str) -> str | None:
         """Delete and return a value in one step; backends shared across processes override

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -181,6 +181,10 @@ class PostgresStore(StateStore):
         await self._query(
             "execute", f"DELETE FROM motia_state WHERE {_KEY}", self.namespace, group, key
         )
+
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        await self._query("execute", "DELETE FROM motia_state WHERE namespace = $1 AND "
+                          "grp = $2 AND key = ANY($3::text[])", self.namespace, group, list(keys))
 
     async def _items(self, group: str) -> dict[str, str]:
         rows = await self._query(

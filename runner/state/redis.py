@@ -166,6 +166,19 @@ class RedisStore(StateStore):
     async def _delete(self, group: str, key: str) -> None:
         await self._run("DELETE", self._key_args(group, key), [key, group])
 
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        """The per-key DELETE script for each key, pipelined: one round trip."""
+        if not keys:
+            return
+        script = self._scripts["DELETE"]
+        async with self._connected().pipeline(transaction=False) as pipe:
+            for key in keys:
+                await script(keys=self._key_args(group, key), args=[key, group], client=pipe)
+            try:
+                await pipe.execute()
+            except (RedisError, OSError) as exc:
+                raise unavailable("Redis", self.url, exc) from exc
+
     async def _take(self, group: str, key: str) -> str | None:
         value = await self._run("TAKE", self._key_args(group, key), [key, group])
         return None if value is None else str(value)

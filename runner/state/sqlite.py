@@ -20,7 +20,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -159,6 +159,20 @@ class SQLiteStore(StateStore):
         await self._call(
             self._execute, f"DELETE FROM motia_state WHERE {_WHERE_KEY}", (self.namespace, group, key)
         )
+
+    async def _delete_many(self, group: str, keys: Sequence[str]) -> None:
+        await self._call(self._delete_many_sync, group, list(keys))
+
+    def _delete_many_sync(self, group: str, keys: list[str]) -> None:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")  # one commit for the lot
+        try:
+            conn.executemany(f"DELETE FROM motia_state WHERE {_WHERE_KEY}",
+                             [(self.namespace, group, key) for key in keys])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     async def _items(self, group: str) -> dict[str, str]:
         return await self._call(self._items_sync, group)

@@ -15,7 +15,7 @@ from typing import Any
 from motia.compiler.ir import App, Step
 from motia.errors import EmitError
 from motia.runner.topics import TopicSchemas, summary
-from motia.runner.workers._protocol import bad_event_id
+from motia.runner.workers._protocol import bad_event_id, emit_delay
 from motia.runner.workers.api import Emit
 
 
@@ -34,12 +34,18 @@ class EmitValidator:
         problem = None if event_id is None else bad_event_id(topic, event_id)
         if problem is not None:
             raise EmitError(problem)
+        delay = event.get("delay")
+        if delay is not None:
+            try:
+                delay = emit_delay(topic, delay)
+            except ValueError as exc:
+                raise EmitError(str(exc)) from None
         if not self.topics.is_valid(topic, data):
             errors = self.topics.violations(topic, data)
             if errors:
                 raise EmitError(f"ctx.emit({topic!r}): data does not match the topic's schema"
                                 f"{self.topics.label(topic)}: {summary(errors)}")
-        return Emit(topic, data, event_id)
+        return Emit(topic, data, event_id, delay or None)
 
     def schemas_for(self, step: Step) -> dict[str, Any]:
         """{topic: its JSON schema, or None for any data} for every topic `step` emits."""

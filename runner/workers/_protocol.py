@@ -36,6 +36,32 @@ def bad_event_id(topic: str, event_id: object) -> str | None:
     return (f"ctx.emit({topic!r}): id must be a non-empty string of at most {MAX_EVENT_ID} "
             f"characters, got {event_id!r}")
 
+#: the longest delay `ctx.emit({..., "delay"})` may ask for, in seconds (a year: longer is
+#: almost always a unit slip, such as milliseconds written as seconds)
+MAX_DELAY = 365 * 86400.0
+DELAY_FORMS = ('a duration such as "30s", "5m", "2h" or "1d" (units ms, s, m, h, d), '
+               "or a number of seconds")
+
+
+def emit_delay(topic: str, value: object, where: str | None = None) -> float:
+    """The seconds of a `ctx.emit({..., "delay"})` (both ends ask this); ValueError with
+    the accepted forms when it is none of them. The spelling is motia.yaml's durations.
+    `where` names the call in the message (default `ctx.emit('<topic>')`)."""
+    from motia.compiler.units import parse_duration  # only when a delay is given
+    from motia.errors import CompileError
+
+    where = f"ctx.emit({topic!r})" if where is None else where
+    try:
+        seconds = parse_duration(value)
+    except CompileError:
+        raise ValueError(f"{where}: delay must be {DELAY_FORMS} from 0, got {value!r}") from None
+    if seconds > MAX_DELAY:
+        raise ValueError(f"{where}: delay {value!r} is longer than the limit of 365 days; "
+                         "publish nearer the time, or store the date and check it from a "
+                         "cron step")
+    return seconds
+
+
 # --- message types (the "type" field) ------------------------------------------------------
 # worker -> host
 READY = "ready"
@@ -133,7 +159,8 @@ def invoke_frame(inv_id: int, payload: Any, trace_id: str, event_id: str, attemp
 def result_frame(inv_id: int, value: Any, emits: list[list[Any]] | None = None) -> bytes:
     """The `result` frame (the worker's hottest message), formatted the same way. `emits`
     are the invocation's accepted `[topic, data as JSON text]` pairs, with the event id
-    as a third item when the handler set one (data None: rejected after all, left out),
+    (or None) as a third item and the delay in seconds as a fourth when the handler set
+    them (data None: rejected after all, left out),
     each encoded once, when `ctx.emit` was called."""
     body = f'{{"type":"result","id":{inv_id:d},"value":{_encode(value)}'
     if emits:
@@ -144,8 +171,13 @@ def result_frame(inv_id: int, value: Any, emits: list[list[Any]] | None = None) 
 
 
 def _emit_text(entry: list[Any]) -> str:
+    """`[topic, data text]`, then optionally the event id (or None) and the delay in s."""
     text = f'{{"topic":{_string(entry[0])},"data":{entry[1]}'
-    return text + (f',"id":{_string(entry[2])}}}' if len(entry) > 2 else "}")
+    if len(entry) > 2 and entry[2] is not None:
+        text += f',"id":{_string(entry[2])}'
+    if len(entry) > 3:
+        text += f',"delay":{_encode(entry[3])}'
+    return text + "}"
 
 
 def encode(value: Any) -> str:

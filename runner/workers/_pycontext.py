@@ -189,10 +189,12 @@ class Context:
     def emit(self, event: Mapping[str, Any]) -> Any:
         """Emit `{"topic", "data"}` when the handler succeeds; raises EmitError at once
         when the topic is not declared or the data breaks its schema. `"id"` sets the
-        emitted event's id (else one derived from this event's id, stable on a retry)."""
+        emitted event's id (else one derived from this event's id, stable on a retry);
+        `"delay"` (`"30s"`, or seconds) publishes it that much later, durably."""
         if not isinstance(event, dict) or not isinstance(event.get("topic"), str):
             raise TypeError(f'ctx.emit takes {{"topic": str, "data": ...}}, got {event!r}')
-        return self._worker.emit(self, event["topic"], event.get("data"), event.get("id"))
+        return self._worker.emit(self, event["topic"], event.get("data"), event.get("id"),
+                                 event.get("delay"))
 
     def _call(self, op: str, args: list[Any]) -> Any:
         worker = self._worker

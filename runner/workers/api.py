@@ -48,11 +48,13 @@ class InvocationContext:
 @dataclass(frozen=True)
 class Emit:
     """An event a handler emitted, already validated against the plan; `id` is the event
-    id the handler set (`ctx.emit({..., "id": ...})`), None for a derived one."""
+    id the handler set (`ctx.emit({..., "id": ...})`), None for a derived one; `delay` the
+    seconds it asked to be published later by (`"delay"`), None to publish at once."""
 
     topic: str
     data: Any
     id: str | None = None
+    delay: float | None = None
 
 
 @dataclass

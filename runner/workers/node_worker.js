@@ -245,14 +245,14 @@ class Context {
     this.state = new State(id);
     this.logger = new Logger(id);
     this._streams = null;
-    this._emits = [];  // [topic, data as JSON text, or null once rejected], in call order
+    this._emits = [];  // [topic, data as JSON text or null once rejected, id?, delay s?], in call order
   }
 
   emit(event) {
     if (event === null || typeof event !== 'object' || typeof event.topic !== 'string') {
       throw new TypeError(`ctx.emit takes {topic: string, data}, got ${JSON.stringify(event)}`);
     }
-    return emit(this, event.topic, event.data === undefined ? null : event.data, event.id);
+    return emit(this, event.topic, event.data === undefined ? null : event.data, event.id, event.delay);
   }
 
   get streams() {
@@ -286,8 +286,35 @@ function setTopics(schemas) {
 
 const ACCEPTED = Promise.resolve(null);
 
-// `id` (optional) becomes the emitted event's id: a string of 1 to MAX_EVENT_ID characters.
-function emit(ctx, topic, data, id) {
+// `delay` of ctx.emit in seconds, as _protocol.emit_delay reads it (motia.yaml's durations:
+// "30s", "5m", "2h", "1d", "500ms", or a number of seconds); throws EmitError naming the
+// accepted forms, with the same words as the Python worker.
+const DURATION = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$/;
+const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+const MAX_DELAY_SECONDS = 365 * 86400;
+const DELAY_FORMS = 'a duration such as "30s", "5m", "2h" or "1d" (units ms, s, m, h, d), or a number of seconds';
+const shown = (value) => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value));
+
+function emitDelay(topic, value) {
+  let seconds = null;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) seconds = value;
+  } else if (typeof value === 'string') {
+    const match = DURATION.exec(value);
+    if (match) seconds = Number(match[1]) * UNIT_SECONDS[match[2]];
+  }
+  if (seconds === null) {
+    throw new EmitError(`ctx.emit('${topic}'): delay must be ${DELAY_FORMS} from 0, got ${shown(value)}`);
+  }
+  if (seconds > MAX_DELAY_SECONDS) {
+    throw new EmitError(`ctx.emit('${topic}'): delay ${shown(value)} is longer than the limit of 365 days; publish nearer the time, or store the date and check it from a cron step`);
+  }
+  return seconds;
+}
+
+// `id` (optional) becomes the emitted event's id: a string of 1 to MAX_EVENT_ID characters;
+// `delay` (optional) publishes it that much later (seconds on the wire, after the id).
+function emit(ctx, topic, data, id, delay) {
   let text;
   try {
     text = JSON.stringify(data);
@@ -302,10 +329,21 @@ function emit(ctx, topic, data, id) {
     }
     entry.push(id);
   }
+  if (delay !== undefined && delay !== null) {
+    let seconds;
+    try {
+      seconds = emitDelay(topic, delay);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (entry.length === 2) entry.push(null);
+    entry.push(seconds);
+  }
   ctx._emits.push(entry);
   const check = checks.get(topic);
   if (check && check(JSON.parse(text))) return ACCEPTED;  // judged as the host will see it
-  return call(ctx._id, OP_EMIT, [{ topic, data: JSON.parse(text), id: entry[2] === undefined ? null : entry[2] }]).catch((e) => {
+  const asked = { topic, data: JSON.parse(text), id: entry[2] === undefined ? null : entry[2], delay: delay === undefined ? null : delay };
+  return call(ctx._id, OP_EMIT, [asked]).catch((e) => {
     entry[1] = null;
     throw e;
   });
@@ -475,7 +513,7 @@ function sendResult(id, value, emits) {
     send({ type: RESULT, id, value });
     return;
   }
-  const listed = kept.map(([topic, text, id]) => `{"topic":${JSON.stringify(topic)},"data":${text}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`).join(',');
+  const listed = kept.map(([topic, text, id, delay]) => `{"topic":${JSON.stringify(topic)},"data":${text}${id === undefined || id === null ? '' : `,"id":${JSON.stringify(id)}`}${delay === undefined ? '' : `,"delay":${delay}`}}`).join(',');
   const encoded = JSON.stringify(value);  // undefined for a function: null, as send() would
   const text = `{"type":"result","id":${id},"value":${encoded === undefined ? 'null' : encoded},"emits":[${listed}]}`;
   sendText(text);

@@ -255,11 +255,13 @@ class Worker(asyncio.BufferedProtocol):
         self._checks = {topic: (_any if schema is None else compile_check(schema))
                         for topic, schema in schemas.items()}
 
-    def emit(self, ctx: Context, topic: str, data: Any, event_id: Any = None) -> Any:
+    def emit(self, ctx: Context, topic: str, data: Any, event_id: Any = None,
+             delay: Any = None) -> Any:
         """Keep the emit with its invocation when the fast check is sure it is valid
         (an async handler gets a finished future, a thread None); otherwise ask the host,
         which raises EmitError with every violation. Kept in call order either way.
-        `event_id` (`ctx.emit({..., "id"})`) becomes the emitted event's id."""
+        `event_id` (`ctx.emit({..., "id"})`) becomes the emitted event's id; `delay`
+        (a duration or seconds) travels in seconds, checked here so a typo raises now."""
         try:
             text = p.encode(data)
         except p.NOT_JSON as exc:
@@ -270,12 +272,20 @@ class Worker(asyncio.BufferedProtocol):
             if problem is not None:
                 raise EmitError(problem)
             entry.append(event_id)
+        if delay is not None:
+            try:
+                seconds = p.emit_delay(topic, delay)
+            except ValueError as exc:
+                raise EmitError(str(exc)) from None
+            if len(entry) == 2:
+                entry.append(None)
+            entry.append(seconds)
         ctx._emits.append(entry)
         check = self._checks.get(topic)
         on_loop = threading.get_ident() == self.loop_thread
         if check is not None and check(p.decode(text)):  # judged as the host will see it
             return self._accepted if on_loop else None
-        args = [{"topic": topic, "data": data, "id": event_id}]
+        args = [{"topic": topic, "data": data, "id": event_id, "delay": delay}]
         if on_loop:
             future = self.call(ctx._id, p.OP_EMIT, args)
             future.add_done_callback(lambda f: _reject_if_failed(entry, f))

@@ -90,6 +90,14 @@ export function renderTraceList(root, route, model) {
   return () => clearInterval(timer);
 }
 
+// A delayed emit (ctx.emit({..., delay})): when it is due, and whether it went out yet.
+function delayNote(emit) {
+  if (emit.delayed_until == null) return null;
+  const due = new Date(emit.delayed_until * 1000).toLocaleString();
+  const text = emit.fired != null ? ` (delayed until ${due}, published)` : ` (delayed until ${due}, waiting)`;
+  return h("span", { class: "delayed", title: `published after a delay; due ${due}` }, text);
+}
+
 const STORY_WORDS = {
   failed: (item) => [h("strong", {}, item.step), ` failed (attempt ${item.attempt})`,
     item.error ? h("span", { class: "muted" }, `: ${item.error.message || item.error.type || ""}`) : null],
@@ -113,7 +121,7 @@ function story(trace) {
 function spanDetails(span) {
   const parts = [];
   if (span.emits && span.emits.length) {
-    parts.push(h("span", {}, "sent ", span.emits.map((e, i) => [i ? ", " : "", h("code", {}, e.topic)])));
+    parts.push(h("span", {}, "sent ", span.emits.map((e, i) => [i ? ", " : "", h("code", {}, e.topic), delayNote(e)])));
   }
   if (span.state_ops && span.state_ops.length) {
     parts.push(h("span", {}, "state ", span.state_ops.map((o, i) => [i ? ", " : "", h("code", {}, `${o.op} ${o.group}${o.key ? `/${o.key}` : ""}`)])));

@@ -107,6 +107,18 @@ async def test_delete_of_the_last_key_removes_the_group(store: StateStore) -> No
     assert await store.groups() == []
 
 
+async def test_delete_many_removes_exactly_those_keys(store: StateStore) -> None:
+    # the primitive delayed events cross a published batch off with
+    from motia.runner.state.base import DELAYED_GROUP
+
+    for key in ("001.a", "002.b", "003.c", "004.d"):
+        await store._set(DELAYED_GROUP, key, "{}")
+    await store._delete_many(DELAYED_GROUP, ["001.a", "003.c", "never-there"])
+    await store._delete_many(DELAYED_GROUP, [])
+    assert await store._page(DELAYED_GROUP, None, "", 10) == [("002.b", "{}"), ("004.d", "{}")]
+    assert await store.groups() == []  # reserved: not a user group
+
+
 async def test_get_group_maps_keys_to_values(store: StateStore) -> None:
     await store.set("users", "u1", {"name": "Ada"})
     await store.set("users", "u2", {"name": "Grace"})
