@@ -200,3 +200,45 @@ def test_an_amqp_message_carries_the_publish_span_as_traceparent() -> None:
     assert message.headers["traceparent"] == INCOMING
     back = _amqp.decode_parts(message.body, message.headers, "t")
     assert (back.trace_id, back.span_id, back.parent_span) == (TRACE_ID, CALLER, None)
+
+
+async def test_a_delayed_event_is_delivered_under_the_publish_that_scheduled_it(
+        receiver: OtlpReceiver, tmp_path: Path) -> None:
+    from _runtime_projects import write_project
+
+    yaml = """
+        version: 1
+        app: later
+        topics:
+          job.later: {schema: {type: object}}
+        flows:
+          jobs: {}
+        steps:
+          schedule: {type: api, method: POST, path: /later, emits: [job.later], flows: [jobs],
+                     handler: steps/schedule.py}
+          run: {type: event, subscribes: [job.later], flows: [jobs], handler: steps/run.py}
+    """
+    files = {"steps/schedule.py": """
+        async def handler(req, ctx):
+            await ctx.emit({"topic": "job.later", "data": {}, "delay": "200ms"})
+            return {"status": 202}
+    """, "steps/run.py": """
+        async def handler(data, ctx):
+            pass
+    """}
+    async with TestApp(write_project(tmp_path / "later", yaml, files)) as app:
+        # Given a request whose step emits an event 200 ms later
+        res = await app.request("POST", "/later")
+        trace_id = res.headers["x-trace-id"]
+        # When it has been delivered
+        spans = await receiver.wait(lambda got: any(s.name == "invoke run" for s in got),
+                                    what="the delayed event's delivery")
+        # Then its delivery hangs under the publish of the invocation that scheduled it
+        assert tree(receiver.of_trace(trace_id)) == [
+            ("POST /later", "server", ""),
+            ("deliver job.later", "consumer", "publish job.later"),
+            ("invoke run", "internal", "deliver job.later"),
+            ("invoke schedule", "internal", "POST /later"),
+            ("publish job.later", "producer", "invoke schedule"),
+        ]
+        assert len(spans) == 5
