@@ -14,13 +14,13 @@ from pathlib import Path
 
 from motia.compiler._problems import Problems
 from motia.compiler.exports import Definitions, node_exports, python_definitions
-from motia.compiler.ir import HANDLER_PARAMS, Step
+from motia.compiler.ir import HANDLER_PARAMS, MIDDLEWARE_FUNCTION, MIDDLEWARE_PREFIX, Step
 from motia.compiler.suggest import closest
 from motia.errors import CompileError, Diagnostic
 
 
 def check_handler(step: Step, root: Path, problems: Problems, *, require_file: bool,
-                  where: tuple[str, ...] | None = None) -> None:
+                  where: tuple[str | int, ...] | None = None) -> None:
     """File an error unless the step's handler file exists (when required) and defines
     its function. A missing file under `require_file=False` is for `--stubs` to write.
     `where` is the handler's place in motia.yaml (default: the step's `handler` key)."""
@@ -37,11 +37,14 @@ def check_handler(step: Step, root: Path, problems: Problems, *, require_file: b
     else:
         message = f"handler file '{step.handler.path}' not found"
         hint = "create it, or run `motia compile --stubs` to generate it (paths are relative to motia.yaml)"
+        if step.name.startswith(MIDDLEWARE_PREFIX):
+            message = f"middleware file '{step.handler.path}' not found"
+            hint = (f"create it with `{_signature(step)}` (paths are relative to motia.yaml)")
     problems.error(where or ("steps", step.name, "handler"), CompileError(message, hint))
 
 
 def _check_function(step: Step, file: Path, problems: Problems,
-                    where: tuple[str, ...] | None = None) -> None:
+                    where: tuple[str | int, ...] | None = None) -> None:
     assert step.handler is not None
     where = where or ("steps", step.name, "handler")
     found = _definitions(str(file), step.handler.language)
@@ -65,10 +68,13 @@ def _missing(step: Step, found: Definitions) -> CompileError:
     near = closest(function, found.functions)
     if near is None and len(found.functions) == 1:
         near = found.functions[0]
+    middleware = step.name.startswith(MIDDLEWARE_PREFIX)
+    default = MIDDLEWARE_FUNCTION if middleware else "handler"
     if near is not None:
-        spelled = path if near == "handler" else f"{path}:{near}"
-        return CompileError(message, f"{what}; did you mean handler: {spelled}?")
-    params = HANDLER_PARAMS[step.type]
+        spelled = path if near == default else f"{path}:{near}"
+        key = f"middleware: [{spelled}]" if middleware else f"handler: {spelled}"
+        return CompileError(message, f"{what}; did you mean {key}?")
+    params = "req, ctx, next" if middleware else HANDLER_PARAMS[step.type]
     if python:
         add = f"`async def {function}({params}):`"
     elif found.esm or path.endswith(".mjs"):
@@ -76,12 +82,21 @@ def _missing(step: Step, found: Definitions) -> CompileError:
     else:
         add = (f"`exports.{function} = async ({params}) => {{}}` (ESM: "
                f"`export async function {function}({params})`)")
-    other = f", or name one of them: handler: {path}:<function>" if listed else ""
+    named = f"middleware: [{path}:<function>]" if middleware else f"handler: {path}:<function>"
+    other = f", or name one of them: {named}" if listed else ""
     return CompileError(message, f"{what}; add {add}{other}")
 
 
+def _signature(step: Step) -> str:
+    assert step.handler is not None
+    function = step.handler.function
+    if step.handler.language == "python":
+        return f"async def {function}(req, ctx, next):"
+    return f"exports.{function} = async (req, ctx, next) => {{}}"
+
+
 def _syntax_error(step: Step, error: tuple[int, int, str], problems: Problems,
-                  where: tuple[str, ...]) -> Diagnostic:
+                  where: tuple[str | int, ...]) -> Diagnostic:
     assert step.handler is not None
     line, col, text = error
     shown = os.path.normpath(os.path.join(os.path.dirname(problems.doc.file), step.handler.path))

@@ -1,7 +1,7 @@
 """Stage 4: the rules that need the whole App, and the warnings about how it is wired.
 
 Errors (SPEC section 3): topics emitted or subscribed are declared, flows are declared,
-streams a step writes are declared, the `streams_auth` handler exists,
+streams a step writes are declared, the `streams_auth` and middleware handlers exist,
 method+path pairs are unique and well formed, cron expressions and time zones parse,
 handler files exist and define their function, flow-control keys name properties of the
 subscribed topics' schemas. Warnings (the project still compiles): a topic nobody subscribes
@@ -15,11 +15,14 @@ import re
 from pathlib import Path
 
 from motia.compiler._handlers import check_handler
+from motia.compiler._middleware import handler_entry, middleware_handler
+from motia.compiler._middleware import locations as middleware_locations
 from motia.compiler._problems import Problems
 from motia.compiler.cron import check_cron, check_timezone
 from motia.compiler.flowcontrol import check_flow_keys
-from motia.compiler.ir import App, JSONSchema, Step, Topic
+from motia.compiler.ir import MIDDLEWARE_PREFIX, App, JSONSchema, Step, Topic
 from motia.compiler.keypaths import KeyPath, check_in_schema, parse_key_path
+from motia.compiler.resolve import parse_handler
 from motia.compiler.state_groups import warn_state_groups
 from motia.compiler.suggest import did_you_mean
 from motia.errors import CompileError
@@ -48,8 +51,23 @@ def check(app: App, problems: Problems, *, require_handlers: bool = True) -> Non
     if app.streams_auth is not None:
         check_handler(app.streams_auth, Path(app.root), problems,
                       require_file=require_handlers, where=("streams_auth",))
+    _check_middlewares(app, problems, require_handlers)
     if not problems.errors:
         warn(app, problems)
+
+
+def _check_middlewares(app: App, problems: Problems, require_handlers: bool) -> None:
+    """Each middleware's file and function, reported at its first entry in motia.yaml."""
+    where: dict[str, tuple[str | int, ...]] = {}
+    for entry, path in middleware_locations(problems.doc.data):
+        try:
+            handler = middleware_handler(entry, parse_handler)
+        except (CompileError, TypeError, AttributeError):
+            continue  # reported by the schema or resolve stage
+        where.setdefault(MIDDLEWARE_PREFIX + handler_entry(handler), path)
+    for step in app.middlewares:
+        check_handler(step, Path(app.root), problems, require_file=require_handlers,
+                      where=where.get(step.name, ("defaults", "middleware")))
 
 
 def _check_streams(step: Step, streams: set[str], problems: Problems) -> None:

@@ -31,6 +31,11 @@ HANDLER_PARAMS: dict[str, str] = {"api": "req, ctx", "event": "data, ctx", "cron
 #: the name `streams_auth:` runs under in the worker pool and the logs; no step can have it
 #: (step names start with a letter or digit)
 STREAMS_AUTH_STEP = "_streams_auth"
+#: a middleware runs in its own workers under this prefix and its `middleware:` entry,
+#: e.g. "middleware:steps/auth.py"; no step name contains a colon
+MIDDLEWARE_PREFIX = "middleware:"
+#: the function a middleware file is expected to define when its entry names none
+MIDDLEWARE_FUNCTION = "middleware"
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,8 @@ class Step:
     body: JSONSchema | None = None
     query: JSONSchema | None = None
     responses: tuple[Response, ...] = ()
+    #: names of the middleware steps (App.middlewares) run in front of the handler, in order
+    middleware: tuple[str, ...] = ()
     # cron
     cron: str | None = None
     timezone: str | None = None
@@ -217,6 +224,19 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class Cors:
+    """`cors:`: the cross-origin requests the gateway allows (runner/_cors.py serves it)."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    #: None: allow the headers a preflight asks for
+    headers: tuple[str, ...] | None = None
+    expose: tuple[str, ...] = ("x-trace-id",)
+    credentials: bool = False
+    max_age: float = 600.0
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     description: str = ""
@@ -249,6 +269,10 @@ class App:
     streams: tuple[Stream, ...] = ()
     #: `streams_auth:` as a runnable api-like step (STREAMS_AUTH_STEP), or None
     streams_auth: Step | None = None
+    #: every middleware some API step runs, each a runnable api-like step in its own
+    #: workers, named MIDDLEWARE_PREFIX + its `middleware:` entry
+    middlewares: tuple[Step, ...] = ()
+    cors: Cors | None = None
     source_hash: str = ""
 
     def step(self, name: str) -> Step:

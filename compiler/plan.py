@@ -66,7 +66,8 @@ def input_hash(
 
 def handler_paths(app: App) -> list[str]:
     """The handler files `app` runs, relative to its root."""
-    steps = [*app.steps, *([app.streams_auth] if app.streams_auth is not None else [])]
+    steps = [*app.steps, *([app.streams_auth] if app.streams_auth is not None else []),
+             *app.middlewares]
     return [step.handler.path for step in steps if step.handler is not None]
 
 

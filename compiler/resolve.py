@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast, get_args
 
+from motia.compiler._middleware import Middlewares, resolve_cors
 from motia.compiler._problems import Problems
 from motia.compiler._refs import SchemaResolver
 from motia.compiler.flowcontrol import resolve_flow_control
@@ -70,6 +71,10 @@ class _Resolver:
 
     def app(self, source: str) -> Resolved:
         base = self._execution(_mapping(self.data.get("defaults")), ("defaults",), Execution())
+        self.middlewares = Middlewares(self.problems, base, parse_handler,
+                                       _mapping(self.data.get("defaults")).get("middleware"))
+        steps = tuple(step for n, v in self._items("steps")
+                      if (step := self._step(n, v, base)) is not None)
         app = App(
             name=_text(self.data.get("app")),
             root=str(self.root),
@@ -79,10 +84,11 @@ class _Resolver:
             topics=tuple(self._topic(n, _mapping(v)) for n, v in self._items("topics")),
             flows=tuple(Flow(n, _text(_mapping(v).get("description"))) for n, v in
                         self._items("flows")),
-            steps=tuple(step for n, v in self._items("steps")
-                        if (step := self._step(n, v, base)) is not None),
+            steps=steps,
             streams=tuple(self._stream(n, _mapping(v)) for n, v in self._items("streams")),
             streams_auth=self._streams_auth(base),
+            middlewares=self.middlewares.steps(),
+            cors=resolve_cors(self.data.get("cors"), self.problems),
         )
         return Resolved(app, tuple(sorted(self.schemas.ref_files)))
 
@@ -184,6 +190,7 @@ class _Resolver:
             body=body,
             query=query,
             responses=tuple(responses),
+            middleware=self.middlewares.of_step(raw, path, step.timeout),
         )
 
     def _handler(self, raw: dict[str, Any], path: JSONPath) -> Handler | None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         IncrementOp,
         Logger,
         MergeOp,
+        Next,
         RemoveOp,
         SetOp,
         State,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApiRequest", "AppendOp", "Context", "Emit", "EventContext", "IncrementOp", "Logger",
-    "MergeOp", "RemoveOp", "Response", "SetOp", "State", "StateItem", "StatePage",
+    "MergeOp", "Next", "RemoveOp", "Response", "SetOp", "State", "StateItem", "StatePage",
     "StatePath", "Stream", "StreamEvent", "Streams", "UpdateOp",
 ]
 

@@ -118,7 +118,12 @@ def _is_number(text: str) -> bool:
 
 
 def cmd_state_get(args: argparse.Namespace) -> int:
-    print(_pretty(call(args, "GET", f"/state/{_q(args.group)}/{_q(args.key)}")["value"]))
+    value = call(args, "GET", f"/state/{_q(args.group)}/{_q(args.key)}")["value"]
+    if value is None:  # the store reads a missing key as null: not a value to print
+        print(f"motia state get: no key {args.key!r} in group {args.group!r} (list the "
+              f"group's keys with `motia state ls {args.group}`)", file=sys.stderr)
+        return 1
+    print(_pretty(value))
     return 0
 
 

@@ -20,9 +20,11 @@ from collections.abc import Awaitable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypeAlias, TypedDict, TypeVar
 
+from motia._response import Response
+
 __all__ = [
     "ApiRequest", "AppendOp", "Context", "Emit", "EventContext", "IncrementOp", "Logger",
-    "MergeOp", "RemoveOp", "SetOp", "State", "StateItem", "StatePage", "Stream",
+    "MergeOp", "Next", "RemoveOp", "SetOp", "State", "StateItem", "StatePage", "Stream",
     "StatePath", "StreamEvent", "Streams", "UpdateOp",
 ]
 
@@ -355,3 +357,16 @@ class Context(Protocol[EmitT_contra]):
 
 #: the context of an event handler: the same members (the name reads well in signatures)
 EventContext = Context
+
+
+# --- middleware -----------------------------------------------------------------------
+
+
+class Next(Protocol):
+    """A middleware's third argument: `response = await next()` runs the next middleware
+    (or, after the last, the step's handler), each in its own workers, and returns its
+    `Response`, which the middleware may change and return. Call it at most once."""
+
+    def __call__(self) -> Awaitable[Response]:
+        """Run the rest of the chain; its response."""
+        ...

@@ -31,6 +31,8 @@ class Route:
     responses: dict[int, Draft202012Validator] = field(default_factory=dict)
     #: reads the idempotency key out of the handler's `req`; None: not idempotent
     key: KeyReader | None = None
+    #: the middleware steps run in front of the handler, in order
+    middleware: tuple[Step, ...] = ()
 
     @property
     def method(self) -> str:
@@ -60,10 +62,11 @@ class RouteTable:
         self._static: dict[str, dict[str, Route]] = {}
         self._dynamic: list[tuple[_Pattern, dict[str, Route]]] = []
         patterns: dict[str, dict[str, Route]] = {}
+        middlewares = {m.name: m for m in app.middlewares}
         for step in app.steps_of("api"):
             if not step.runs or not step.path:
                 continue
-            route = _route(step)
+            route = _route(step, middlewares)
             path = _normal(step.path)
             if "{" in path:
                 patterns.setdefault(path, {})[route.method] = route
@@ -103,11 +106,12 @@ class RouteTable:
         raise NoRoute(path)
 
 
-def _route(step: Step) -> Route:
+def _route(step: Step, middlewares: dict[str, Step]) -> Route:
     responses = {r.status: v for r in step.responses if (v := compile_schema(r.schema)) is not None}
     key = key_reader(step.idempotency.key) if step.idempotency and step.idempotency.key else None
+    chain = tuple(middlewares[name] for name in step.middleware if name in middlewares)
     return Route(step=step, body=compile_schema(step.body), query=compile_schema(step.query),
-                  responses=responses, key=key)
+                 responses=responses, key=key, middleware=chain)
 
 
 def _normal(path: str) -> str:

@@ -85,8 +85,11 @@ def pointer(parts: Iterable[Any]) -> str:
 def coerce_query(query: Mapping[str, str] | Any, schema: JSONSchema | None) -> dict[str, Any]:
     """Query parameters typed per the schema's properties; anything unconvertible stays text.
 
-    `query` is aiohttp's MultiDict (repeated keys feed `array` properties; for other
-    properties the last value wins, the way most web frameworks read them).
+    `query` is aiohttp's MultiDict. The rule (docs/handlers.md): a parameter the schema
+    declares as an `array` is always a list (`?tag=a&tag=b`, `?tag=a,b` and `?tag=a` give
+    lists); any other parameter is a scalar when given once and a list of every value
+    when repeated, so a repeat is never silently dropped (a scalar schema then answers
+    400 saying so).
     """
     properties = (schema or {}).get("properties") or {}
     out: dict[str, Any] = {}
@@ -99,8 +102,10 @@ def coerce_query(query: Mapping[str, str] | Any, schema: JSONSchema | None) -> d
             if len(values) == 1 and "," in values[0]:
                 values = values[0].split(",")
             out[key] = [_scalar(v, item_types) for v in values]
+        elif len(values) == 1:
+            out[key] = _scalar(values[0], types)
         else:
-            out[key] = _scalar(values[-1], types)
+            out[key] = [_scalar(v, types) for v in values]
     return out
 
 

@@ -115,6 +115,8 @@ class _AdminApi:
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
+            ("GET", "", self.index),
+            ("GET", "/", self.index),
             ("GET", "/health", self.health),
             ("GET", "/app", self.app),
             ("GET", "/logs", self.logs),
@@ -137,6 +139,21 @@ class _AdminApi:
         ]
 
     # --- app ---------------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.Response:
+        """What the `motia run` banner points at: every admin endpoint, and the app's own
+        API endpoints (method, path, step, language)."""
+        from motia.runner._routes import describe
+
+        seen: set[tuple[str, str]] = set()
+        admin = []
+        for route in request.app.router.routes():
+            path = route.resource.canonical if route.resource is not None else ""
+            if path.startswith(API + "/") and path != API + "/" and route.method != "HEAD":
+                if (route.method, path) not in seen:
+                    seen.add((route.method, path))
+                    admin.append({"method": route.method, "path": path})
+        return _json({"app": self.rt.app.name, "admin": admin, "endpoints": describe(self.rt.app)})
 
     async def flow(self, request: web.Request) -> web.Response:
         """Each step's flow-control rules in words and the events waiting on each now."""

@@ -56,6 +56,9 @@ class RunConfig:
     grace: float = 10.0
     eager: bool = False  # start every worker at boot instead of on first use
     dev: bool = False  # `motia dev`: response schemas checked, handler messages shown
+    #: check API responses against their step's `responses:` schemas (a mismatch is a
+    #: 500): on under `motia dev`, for `motia.testing` to turn on; never in plain `run`
+    check_responses: bool = False
     token: str | None = None  # MOTIA_WORKBENCH_TOKEN, required off loopback
     #: the ops server's port (/healthz, /readyz): how roles without HTTP are probed; on
     #: roles with HTTP the same routes are also on the gateway's port. 0 picks a free port.
@@ -101,6 +104,11 @@ class RunConfig:
         types |= {"event"} if self.consumes else set()
         types |= {"cron"} if self.schedules else set()
         return frozenset(types)
+
+    @property
+    def checks_responses(self) -> bool:
+        """Responses are checked against their schemas (`motia dev`, or asked for)."""
+        return self.dev or self.check_responses
 
     @property
     def loopback(self) -> bool:
@@ -164,7 +172,7 @@ def _parse(name: str, raw: Any, source: str) -> Any:
             return float(raw)
         except (TypeError, ValueError):
             raise UsageError(f"{source}={raw!r}: expected a number of seconds") from None
-    if name in ("eager", "dev", "metrics"):
+    if name in ("eager", "dev", "check_responses", "metrics"):
         return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
     return raw
 

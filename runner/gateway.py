@@ -12,18 +12,24 @@ changes, which aiohttp's frozen router could not do.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from motia.compiler.ir import App
-from motia.errors import HandlerError, InvocationError, MotiaError
+from motia.compiler.ir import MIDDLEWARE_PREFIX, App, Step
+from motia.errors import (
+    HandlerError,
+    HandlerLoadError,
+    InvocationError,
+    MotiaError,
+)
 from motia.runner import _json_input as json_input
 from motia.runner import traceparent
+from motia.runner._cors import CorsPolicy
 from motia.runner._http_errors import (
     TRACE_ID_KEY,
     error_id,
@@ -34,6 +40,7 @@ from motia.runner._http_errors import (
     too_large_message,
     with_middlewares,
 )
+from motia.runner._responses import BadResponse, make_response, response_dict, split_response
 from motia.runner._routes import Match, NoRoute, Route, RouteTable, WrongMethod
 from motia.runner._validation import coerce_query, violations
 from motia.runner.bus.base import new_id
@@ -41,6 +48,7 @@ from motia.runner.config import RunConfig
 from motia.runner.delivery.base import Invoker
 from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger, LogRecord
+from motia.runner.workers._protocol import wire_bytes
 from motia.runner.workers.api import InvocationContext, InvocationResult, new_span_id
 
 if TYPE_CHECKING:
@@ -54,8 +62,10 @@ AddRoutes = Callable[[web.Application, Wrap, Wrap], None]
 TRACE_HEADER = "x-trace-id"
 #: the route template a request matched ("" when none did), for the after_request hook
 ROUTE_KEY = web.RequestKey("motia_route", str)
+#: failures whose message is for the log only under `motia run` (it names files, shows
+#: code or data): the client gets the step and the error id
+_HIDDEN = (HandlerError, HandlerLoadError)
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_RESPONSE_KEYS = frozenset({"status", "body", "headers"})
 
 
 class Gateway:
@@ -74,9 +84,11 @@ class Gateway:
         self.answers = answers
         self.add_routes = add_routes
         self.routes = RouteTable(app)
+        self.cors = CorsPolicy(app.cors) if app.cors is not None else None
 
     def swap(self, app: App) -> None:
         self.routes = RouteTable(app)
+        self.cors = CorsPolicy(app.cors) if app.cors is not None else None
 
     def application(self) -> web.Application:
         """The aiohttp app: error and auth middlewares, admin, Workbench and ops routes, steps."""
@@ -93,8 +105,15 @@ class Gateway:
         if self.add_routes is not None:  # before the steps' catch-all
             self.add_routes(app, lambda h: with_middlewares(h, middlewares),
                             lambda h: with_middlewares(h, middlewares[:1]))
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        app.router.add_route("*", "/{tail:.*}", self.serve)
         return app
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """The steps' catch-all route: `handle`, behind `cors:` when the app has it."""
+        cors = self.cors
+        if cors is None:
+            return await self.handle(request)
+        return await cors.handle(request, self.handle)
 
     # --- one request ----------------------------------------------------------------------
 
@@ -137,11 +156,13 @@ class Gateway:
                 response = await self.answers.answer(
                     route.step, key, lambda: self._run(request, route, payload, ctx))
                 response.headers[TRACE_HEADER] = ctx.trace_id  # a replay is a new request
+            elif route.middleware:
+                response = await self._run(request, route, payload, ctx)
             else:
                 try:
                     result = await self.invoker.invoke(route.step, payload, ctx)
                 except InvocationError as exc:
-                    return self._invocation_failed(request, route, exc, ctx)
+                    return self._invocation_failed(request, route.step, exc, ctx)
                 response = await self._respond(request, route, result, ctx)
             self._access_log(request, match, response.status, started, ctx)
             return response
@@ -149,14 +170,48 @@ class Gateway:
             return failure_response(request, exc, self.logger, self.config.max_body)
 
     async def _run(self, request: web.Request, route: Route, payload: dict[str, Any],
-                   ctx: InvocationContext) -> web.Response:
+                   ctx: InvocationContext, chain: tuple[Step, ...] | None = None,
+                   ) -> web.Response:
         """Invoke and respond: the same as the inline path in `handle`, as one call for
-        ApiAnswers (an idempotent step's request runs only when it has no answer yet)."""
+        ApiAnswers (an idempotent step's request runs only when it has no answer yet),
+        behind the route's middleware (`chain`: those still to run)."""
+        chain = route.middleware if chain is None else chain
+        if chain:
+            return await self._middleware(request, route, payload, ctx, chain)
         try:
             result = await self.invoker.invoke(route.step, payload, ctx)
         except InvocationError as exc:
-            return self._invocation_failed(request, route, exc, ctx)
+            return self._invocation_failed(request, route.step, exc, ctx)
         return await self._respond(request, route, result, ctx)
+
+    async def _middleware(self, request: web.Request, route: Route, payload: dict[str, Any],
+                          ctx: InvocationContext, chain: tuple[Step, ...]) -> web.Response:
+        """`chain[0]` in its own worker; its `next()` (a call back to us) runs the rest of
+        the chain and hands it the response, which the middleware may change."""
+        step = chain[0]
+        called = False
+
+        async def next_() -> dict[str, Any]:
+            nonlocal called
+            if called:
+                raise MotiaError(f"middleware {step.name[len(MIDDLEWARE_PREFIX):]} called "
+                                 "next() twice: it runs the rest of the chain once")
+            called = True
+            return response_dict(await self._run(request, route, payload, ctx, chain[1:]))
+
+        try:
+            # its own span (a sibling of the step's under the request's), not the step's id
+            result = await self.invoker.invoke(step, payload,
+                                               replace(ctx, next=next_, span_id=new_span_id()))
+        except InvocationError as exc:
+            return self._invocation_failed(request, step, exc, ctx)
+        try:
+            status, body, headers = split_response(result.value)
+        except BadResponse as exc:
+            return self._bad_response(request, step.name, exc, ctx)
+        response = make_response(status, body, headers)
+        response.headers[TRACE_HEADER] = ctx.trace_id
+        return response
 
     async def _payload(
         self, request: web.Request, match: Match, trace_id: str
@@ -186,11 +241,13 @@ class Gateway:
                 f"request does not match the schemas of step {route.step.name!r}: "
                 f"{len(errors)} violation(s)", trace_id, errors=errors, step=route.step.name,
             )
-        return {
+        payload = {
             "body": body, "query": query, "params": match.params,
-            "headers": {k.lower(): v for k, v in request.headers.items()},
-            "method": request.method, "path": request.path,
+            "headers": _headers(request.headers), "method": request.method, "path": request.path,
         }
+        if raw:
+            payload["raw_body"] = wire_bytes(raw)
+        return payload
 
     async def _respond(
         self, request: web.Request, route: Route, result: InvocationResult,
@@ -199,9 +256,8 @@ class Gateway:
         step = route.step.name
         try:
             status, body, headers = split_response(result.value)
-        except ValueError as exc:
-            return self._fail(request, 500, "InvalidResponse", f"step {step!r}: {exc}",
-                              ctx.trace_id, step=step, event_id=ctx.event_id)
+        except BadResponse as exc:
+            return self._bad_response(request, step, exc, ctx)
         try:
             if result.emits:
                 await self.invoker.publish_emits(route.step, ctx, result.emits)
@@ -209,36 +265,48 @@ class Gateway:
             return self._fail(request, 503, "EventsUnavailable",
                               f"step {step!r} succeeded but its events could not be "
                               f"published: {exc}", ctx.trace_id, step=step, event_id=ctx.event_id)
-        if self.config.dev:
-            self._check_response(route, status, body, ctx)
-        response = _make_response(status, body, headers)
+        if self.config.checks_responses:
+            problem = self._check_response(request, route, status, body, ctx)
+            if problem is not None:
+                return problem
+        response = make_response(status, body, headers)
         response.headers[TRACE_HEADER] = ctx.trace_id
         return response
 
     # --- failures -------------------------------------------------------------------------
 
     def _invocation_failed(
-        self, request: web.Request, route: Route, exc: InvocationError, ctx: InvocationContext
+        self, request: web.Request, failed: Step, exc: InvocationError, ctx: InvocationContext
     ) -> web.Response:
-        step = route.step.name
+        step = failed.name
         eid = error_id()
         self.logger.error(
             f"{request.method} {request.path} -> {exc.http_status}: {exc.type}: {exc.message}",
             {"error_id": eid, "status": exc.http_status, "traceback": exc.traceback or None},
             step=step, trace_id=ctx.trace_id, event_id=ctx.event_id,
         )
-        if isinstance(exc, HandlerError) and not self.config.dev:
+        if isinstance(exc, _HIDDEN) and not self.config.dev:  # tracebacks, file paths
             message = f"step {step!r} failed; see the server log for error id {eid}"
         else:
             message = f"step {step!r}: {exc.message}"
         return error_response(exc.http_status, type(exc).__name__, message, id=eid,
                               headers={TRACE_HEADER: ctx.trace_id})
 
+    def _bad_response(self, request: web.Request, step: str, exc: BadResponse,
+                      ctx: InvocationContext) -> web.Response:
+        """A return value that is not a response: the log shows it and the accepted
+        shapes; under `motia run` the client is not shown the value."""
+        return self._fail(request, 500, "InvalidResponse", f"step {step!r}: {exc}",
+                          ctx.trace_id, step=step, event_id=ctx.event_id,
+                          public=None if self.config.dev else
+                          f"step {step!r} returned a value that is not a response")
+
     def _fail(
         self, request: web.Request, status: int, type_: str, message: str, trace_id: str, *,
         errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
-        step: str | None = None, event_id: str | None = None,
+        step: str | None = None, event_id: str | None = None, public: str | None = None,
     ) -> web.Response:
+        """Log `message` and answer it (`public` instead, with the error id, if given)."""
         eid = error_id()
         level = "error" if status >= 500 else "info"
         data: dict[str, Any] = {"error_id": eid, "status": status}
@@ -246,23 +314,30 @@ class Gateway:
             data["errors"] = errors
         self.logger.log(level, f"{request.method} {request.path} -> {status}: {message}",
                                 data, step=step, trace_id=trace_id, event_id=event_id)
+        if public is not None:
+            message = f"{public}; see the server log for error id {eid}"
         return error_response(status, type_, message, id=eid, errors=errors,
                               headers={**(headers or {}), TRACE_HEADER: trace_id})
 
     def _check_response(
-        self, route: Route, status: int, body: Any, ctx: InvocationContext
-    ) -> None:
-        """`motia dev` only: warn when a response breaks its declared schema."""
+        self, request: web.Request, route: Route, status: int, body: Any,
+        ctx: InvocationContext,
+    ) -> web.Response | None:
+        """`motia dev` and `motia.testing` (`check_responses`): a response that breaks the
+        schema its step declares for its status is a 500 naming step, status and errors."""
         validator = route.responses.get(status)
         if validator is None:
-            return
-        found = violations(validator, body)
-        if found:
-            self.logger.warn(
-                f"response {status} of step {route.step.name!r} does not match its schema",
-                {"errors": found}, step=route.step.name, trace_id=ctx.trace_id,
-                event_id=ctx.event_id,
-            )
+            return None
+        found = violations(validator, body, "response")
+        if not found:
+            return None
+        step = route.step.name
+        listed = "; ".join(f"{v['path'] or '/'}: {v['message']}" for v in found)
+        return self._fail(
+            request, 500, "ResponseSchemaError",
+            f"step {step!r} answered {status} with a body that does not match its "
+            f"`responses: {status}` schema: {listed}", ctx.trace_id, errors=found, step=step,
+            event_id=ctx.event_id)
 
     def _access_log(
         self, request: web.Request, match: Match, status: int, started: float,
@@ -292,10 +367,6 @@ def incoming_trace(headers: Any) -> tuple[str, str | None]:
 
 
 _JSON_START = (b"{", b"[")
-#: `dumps` with its encoder built once (json.dumps builds one per call when given options)
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
 def _parse_body(raw: bytes, content_type: str) -> Any:
     """JSON unless the client said it is text or a form; empty is None.
 
@@ -314,6 +385,19 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
     return json_input.loads(raw)
 
 
+def _headers(headers: Any) -> dict[str, str]:
+    """Lower-cased names (the workers look them up case-insensitively); a repeated header
+    is joined with ", " as RFC 9110 allows, rather than keeping only one of its values."""
+    out = {name.lower(): value for name, value in headers.items()}
+    if len(out) == len(headers):  # the common case: no name repeated
+        return out
+    out = {}
+    for name, value in headers.items():
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
 def _check(route: Route, body: Any, query: dict[str, Any], raw: bytes) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     if route.body is not None:
@@ -325,36 +409,3 @@ def _check(route: Route, body: Any, query: dict[str, Any], raw: bytes) -> list[d
     if route.query is not None:
         errors += violations(route.query, query, "query")
     return errors
-
-
-def split_response(value: Any) -> tuple[int, Any, dict[str, str]]:
-    """(status, body, headers) of a handler's return value; ValueError when malformed.
-
-    `{"status", "body", "headers"}` (any subset, at least status or body) is a response;
-    anything else is the body of a 200.
-    """
-    if not (isinstance(value, dict) and value and _RESPONSE_KEYS.issuperset(value)
-            and ("status" in value or "body" in value)):
-        return 200, value, {}
-    status = value.get("status", 200)
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        raise ValueError(f"the handler returned status {status!r}; expected an HTTP status "
-                         "code from 100 to 599")
-    headers = value.get("headers") or {}
-    if not isinstance(headers, dict):
-        raise ValueError(f"the handler returned headers {headers!r}; expected an object")
-    return status, value.get("body"), {str(k): str(v) for k, v in headers.items()}
-
-
-def _make_response(status: int, body: Any, headers: dict[str, str]) -> web.Response:
-    if body is None:
-        return web.Response(status=status, headers=headers or None)
-    if isinstance(body, str):
-        data, content_type = body.encode(), "text/plain"
-    else:
-        data, content_type = _dumps(body).encode(), "application/json"
-    if not headers:  # the common case, and the cheapest way aiohttp builds a response
-        return web.Response(status=status, body=data, content_type=content_type, charset="utf-8")
-    if not any(k.lower() == "content-type" for k in headers):
-        headers = {**headers, "Content-Type": f"{content_type}; charset=utf-8"}
-    return web.Response(status=status, body=data, headers=headers)

@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 from motia.runner.hooks import Hooks
 
-LEVELS = ("debug", "info", "warn", "error")
-_COLOURS = {"debug": "\x1b[2m", "info": "\x1b[36m", "warn": "\x1b[33m", "error": "\x1b[31m"}
+LEVELS = ("debug", "info", "warn", "error", "critical")
+_COLOURS = {"debug": "\x1b[2m", "info": "\x1b[36m", "warn": "\x1b[33m", "error": "\x1b[31m",
+            "critical": "\x1b[1;31m"}
 
 
 @dataclass(slots=True)
@@ -60,7 +61,7 @@ class Logger:
         if self.fmt == "none" or LEVELS.index(_level(record.level)) < self.min_level:
             return
         line = self._json(record) if self.fmt == "json" else self._pretty(record)
-        self._write(line + "\n", urgent=record.level == "error")
+        self._write(line + "\n", urgent=record.level in ("error", "critical"))
 
     def _write(self, text: str, urgent: bool) -> None:
         """On the event loop, lines are joined into one write at the end of the loop

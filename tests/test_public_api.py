@@ -12,7 +12,7 @@ import motia
 from motia.testing import TestApp
 
 PUBLIC = {"ApiRequest", "AppendOp", "Context", "Emit", "EventContext", "IncrementOp", "Logger",
-          "MergeOp", "RemoveOp", "Response", "SetOp", "State", "StateItem", "StatePage",
+          "MergeOp", "Next", "RemoveOp", "Response", "SetOp", "State", "StateItem", "StatePage",
           "StatePath", "Stream", "StreamEvent", "Streams", "UpdateOp"}
 
 

@@ -26,20 +26,7 @@ def test_mypy_finds_nothing(mypy: str, motia_for_mypy: Path) -> None:
 
 #: members the worker's objects do not have yet, each landing with its own issue; once one
 #: lands, it is checked like every other member (and may be removed from here)
-PENDING = {
-    "State.update": "ctx.state.update (issue 11)",
-    "State.list": "ctx.state.list (issue 11)",
-    "Context.streams": "ctx.streams (issue 13)",
-    "Context.state": "ctx.state is a State once State.update and State.list land",
-    "Context.logger": "ctx.logger is a Logger once the Logger members land",
-    "Logger.debug": "stdlib call shapes (issue 10 item 7)",
-    "Logger.info": "stdlib call shapes (issue 10 item 7)",
-    "Logger.warn": "stdlib call shapes (issue 10 item 7)",
-    "Logger.warning": "stdlib call shapes (issue 10 item 7)",
-    "Logger.error": "stdlib call shapes (issue 10 item 7)",
-    "Logger.critical": "stdlib call shapes (issue 10 item 7)",
-    "Logger.exception": "stdlib call shapes (issue 10 item 7)",
-}
+PENDING: dict[str, str] = {}  # member -> why the worker does not match it yet
 #: public Protocol -> (the worker's class, the Protocol's type parameters spelt out)
 RUNTIME = {
     "ApiRequest": ("Request", {"BodyT_co": "Any"}),

@@ -81,10 +81,13 @@ export interface State {
 
 /** `ctx.logger`: structured lines tagged with the step, trace id and event id. */
 export interface Logger {
+  /** `info('order %s', id)` formats like console.log; a plain object after the values is the line's fields. */
   debug(msg: any, ...args: any[]): void;
   info(msg: any, ...args: any[]): void;
   warn(msg: any, ...args: any[]): void;
+  warning(msg: any, ...args: any[]): void;
   error(msg: any, ...args: any[]): void;
+  critical(msg: any, ...args: any[]): void;
 }
 
 /** One stream declared under `streams:`. */
@@ -120,6 +123,12 @@ export interface Context<E = Emit> {
   /** Emit an event, published when the handler succeeds. */
   emit(event: E): Promise<void>;
 }
+
+/** A middleware's `next`: runs the next middleware or the handler and resolves to its response. */
+export type Next = () => Promise<ResponseDict>;
+
+/** `middleware: [steps/auth.js]`: answers itself, or returns (a change of) `await next()`. */
+export type Middleware = (req: ApiRequest, ctx: Context, next: Next) => Promise<ResponseDict> | ResponseDict;
 
 /** The context of an event handler: the same members. */
 export type EventContext<E = Emit> = Context<E>;

@@ -64,6 +64,10 @@ class HandlerCalls:
             task = self.loop.create_task(self._state_call(cid, inv.ctx, op, args))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif op == p.OP_NEXT:
+            task = self.loop.create_task(self._next_call(cid, inv.ctx))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif op in p.STREAM_OPS:
             task = self.loop.create_task(self._stream_call(cid, op, args))
             self._tasks.add(task)
@@ -111,6 +115,19 @@ class HandlerCalls:
             value = await streams.call(self.step, op, args)
         except Exception as exc:  # noqa: BLE001 - the handler that asked gets the error
             self._reply_error(cid, type(exc).__name__, str(exc))
+            return
+        self._reply(cid, value)
+
+    async def _next_call(self, cid: Any, ctx: InvocationContext) -> None:
+        """A middleware's `next()`: the rest of the chain, run by the gateway (its
+        `InvocationContext.next`), answered with the response it made."""
+        if ctx.next is None:
+            self._reply_error(cid, "MotiaError", "next() is only given to a middleware")
+            return
+        try:
+            value = await ctx.next()
+        except Exception as exc:  # noqa: BLE001 - the middleware that asked gets the error
+            self._reply_error(cid, _public_type(exc), str(exc))
             return
         self._reply(cid, value)
 

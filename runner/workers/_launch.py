@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from motia.compiler.ir import App, Step
+from motia.compiler.ir import MIDDLEWARE_PREFIX, App, Step
 from motia.errors import HandlerLoadError
 
 NODE_WORKER = Path(__file__).with_name("node_worker.js")
@@ -21,6 +21,7 @@ def worker_config(app: App, step: Step) -> str:
     return json.dumps({
         "step": step.name, "type": step.type, "root": app.root, "handler": step.handler.path,
         "function": step.handler.function, "concurrency": step.concurrency,
+        "middleware": step.name.startswith(MIDDLEWARE_PREFIX),
     }, separators=(",", ":"))
 
 

@@ -36,6 +36,29 @@ def bad_event_id(topic: str, event_id: object) -> str | None:
     return (f"ctx.emit({topic!r}): id must be a non-empty string of at most {MAX_EVENT_ID} "
             f"characters, got {event_id!r}")
 
+def wire_bytes(raw: bytes) -> str | dict[str, str]:
+    """Bytes as a JSON value for an `invoke` payload (an API request's `raw_body`): the
+    text itself when it is UTF-8 (decoding and re-encoding valid UTF-8 gives back the
+    same bytes), else `{"base64": ...}`. The worker turns it back with `from_wire`."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        import base64
+
+        return {"base64": base64.b64encode(raw).decode("ascii")}
+
+
+def from_wire(value: object) -> bytes:
+    """The bytes `wire_bytes` encoded (`b""` for None)."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, dict) and isinstance(value.get("base64"), str):
+        import base64
+
+        return base64.b64decode(value["base64"])
+    return b""
+
+
 #: the longest delay `ctx.emit({..., "delay"})` may ask for, in seconds (a year: longer is
 #: almost always a unit slip, such as milliseconds written as seconds)
 MAX_DELAY = 365 * 86400.0
@@ -97,10 +120,13 @@ OP_STREAM_GET = "streams.get"
 OP_STREAM_DELETE = "streams.delete"
 OP_STREAM_GET_GROUP = "streams.get_group"
 OP_STREAM_SEND = "streams.send"
+#: a middleware's `next()`: the host runs the next middleware or the handler; the value is
+#: the response `{"status", "body", "headers"}`
+OP_NEXT = "next"
 STREAM_OPS = (OP_STREAM_SET, OP_STREAM_GET, OP_STREAM_DELETE, OP_STREAM_GET_GROUP, OP_STREAM_SEND)
 OPS = (
     OP_EMIT, OP_STATE_GET, OP_STATE_SET, OP_STATE_DELETE, OP_STATE_GET_GROUP, OP_STATE_CLEAR,
-    OP_STATE_INCR, OP_STATE_UPDATE, OP_STATE_LIST, *STREAM_OPS,
+    OP_STATE_INCR, OP_STATE_UPDATE, OP_STATE_LIST, *STREAM_OPS, OP_NEXT,
 )
 
 # --- worker exit codes (anything else is a crash) --------------------------------------------

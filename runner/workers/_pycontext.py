@@ -10,25 +10,51 @@ data is valid (see `Worker.emit`). The same methods serve both kinds of handler:
   writes `ctx.state.get("g", "k")` without `await`. The request is still sent by the
   loop (`call_soon_threadsafe`); the thread waits on a `concurrent.futures.Future`.
 
-`ctx.logger.*` never waits: the line is queued for the host and the call returns.
+`ctx.logger.*` never waits: the line is queued for the host and the call returns
+(`_pylogger`). On the loop the awaitable is a `Pending` (`_pyawait`), which warns when
+it is never awaited.
 Runs inside the worker process: keep imports light.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from motia._response import Response
 from motia.runner.workers import _protocol as p
+from motia.runner.workers._pyawait import Pending
+from motia.runner.workers._pylogger import Logger as Logger
 
 if TYPE_CHECKING:
     from motia.runner.workers.python_worker import Worker
 
 
+#: how a warning names each call: `ctx.state.get`
+_NAMES = {op: f"ctx.{op}" for op in p.OPS}
+
+
+class Headers(dict):  # type: ignore[type-arg]
+    """Request headers: names are stored lower case and looked up in any case."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> str:
+        value: str = dict.__getitem__(self, name.lower() if isinstance(name, str) else name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name.lower() if isinstance(name, str) else name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self, name.lower() if isinstance(name, str) else name, default)
+
+
 class Request(dict):  # type: ignore[type-arg]
     """An API request: `req.body` and `req["body"]` both work (also query, params,
-    headers, method, path)."""
+    headers, method, path); `req.raw_body` is the body's exact bytes."""
 
     __slots__ = ()
 
@@ -36,35 +62,25 @@ class Request(dict):  # type: ignore[type-arg]
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(f"request has no field {name!r}; it has {sorted(self)}") from None
+            raise AttributeError(f"request has no field {name!r}; it has "
+                                 f"{sorted({*self, 'raw_body'})}") from None
 
+    @property
+    def headers(self) -> Headers:
+        """Looked up case-insensitively: `req.headers["Stripe-Signature"]`."""
+        found = self.get("headers")
+        if type(found) is not Headers:
+            found = self["headers"] = Headers(found or {})
+        return found
 
-class Logger:
-    """`ctx.logger`: structured lines tagged by the host with step, trace id and event id."""
-
-    __slots__ = ("_ctx",)
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-
-    def _log(self, level: str, msg: Any, data: Any) -> None:
-        ctx = self._ctx
-        ctx._worker.send_log({"type": p.LOG, "id": ctx._id, "level": level, "msg": str(msg),
-                              "data": data})
-
-    def debug(self, msg: Any, data: Any = None) -> None:
-        self._log("debug", msg, data)
-
-    def info(self, msg: Any, data: Any = None) -> None:
-        self._log("info", msg, data)
-
-    def warn(self, msg: Any, data: Any = None) -> None:
-        self._log("warn", msg, data)
-
-    warning = warn
-
-    def error(self, msg: Any, data: Any = None) -> None:
-        self._log("error", msg, data)
+    @property
+    def raw_body(self) -> bytes:
+        """The body exactly as received (`b""` without one), decoded once from the wire."""
+        wire = self.get("raw_body")
+        if type(wire) is bytes:
+            return wire
+        value = self["raw_body"] = p.from_wire(wire)
+        return value
 
 
 class State:
@@ -93,10 +109,10 @@ class State:
     def incr(self, group: str, key: str, by: float = 1) -> Any:
         return self._ctx._call(p.OP_STATE_INCR, [group, key, by])
 
-    def update(self, group: str, key: str, ops: list[dict[str, Any]]) -> Any:
+    def update(self, group: str, key: str, ops: Sequence[Any]) -> Any:
         """Apply `ops` (set, merge, increment, append, remove at a dotted path) atomically;
         the new value. docs/state.md has the rules."""
-        return self._ctx._call(p.OP_STATE_UPDATE, [group, key, ops])
+        return self._ctx._call(p.OP_STATE_UPDATE, [group, key, list(ops)])
 
     def list(self, group: str, prefix: str | None = None, limit: int = 100,
              cursor: str | None = None) -> Any:
@@ -127,7 +143,7 @@ class Stream:
     def get_group(self, group: str) -> Any:
         return self._ctx._call(p.OP_STREAM_GET_GROUP, [self.name, group])
 
-    def send(self, group: str, event: dict[str, Any]) -> Any:
+    def send(self, group: str, event: Mapping[str, Any]) -> Any:
         """Send `{"type", "data"}` to the group's subscribers; not stored."""
         return self._ctx._call(p.OP_STREAM_SEND, [self.name, group, event])
 
@@ -150,6 +166,42 @@ class Streams:
 
     def __getitem__(self, name: str) -> Stream:
         return Stream(self._ctx, name)
+
+
+class Next:
+    """A middleware's `next`: `await next()` runs the next middleware, or the step's
+    handler, in its own worker (the host does it: a `next` call) and returns its
+    `Response`, which the middleware may change and return."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def __call__(self) -> Any:
+        ctx = self._ctx
+        worker = ctx._worker
+        if threading.get_ident() != worker.loop_thread:
+            return _response(worker.call_from_thread(ctx._id, p.OP_NEXT, []))
+        call = worker.call(ctx._id, p.OP_NEXT, [])
+        out: asyncio.Future[Any] = worker.loop.create_future()
+        call.add_done_callback(lambda done: _settle(out, done))
+        return Pending(out, "next", None, ctx._id, worker.warn)
+
+
+def _response(value: dict[str, Any]) -> Response:
+    return Response(value["status"], value.get("body"), value.get("headers"))
+
+
+def _settle(out: asyncio.Future[Any], done: asyncio.Future[Any]) -> None:
+    if out.done():
+        return
+    if done.cancelled():
+        out.cancel()
+    elif done.exception() is not None:
+        out.set_exception(done.exception())  # type: ignore[arg-type]
+    else:
+        out.set_result(_response(done.result()))
 
 
 class Context:
@@ -193,13 +245,18 @@ class Context:
         `"delay"` (`"30s"`, or seconds) publishes it that much later, durably."""
         if not isinstance(event, dict) or not isinstance(event.get("topic"), str):
             raise TypeError(f'ctx.emit takes {{"topic": str, "data": ...}}, got {event!r}')
-        return self._worker.emit(self, event["topic"], event.get("data"), event.get("id"),
-                                 event.get("delay"))
+        worker = self._worker
+        result = worker.emit(self, event["topic"], event.get("data"), event.get("id"),
+                             event.get("delay"))
+        if threading.get_ident() != worker.loop_thread:
+            return result
+        return Pending(result, "ctx.emit", event["topic"], self._id, worker.warn)
 
     def _call(self, op: str, args: list[Any]) -> Any:
         worker = self._worker
         if threading.get_ident() == worker.loop_thread:
-            return worker.call(self._id, op, args)
+            return Pending(worker.call(self._id, op, args), _NAMES[op], None, self._id,
+                           worker.warn)
         return worker.call_from_thread(self._id, op, args)
 
     def __repr__(self) -> str:

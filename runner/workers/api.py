@@ -14,6 +14,7 @@ Payload by step type:
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,6 +44,10 @@ class InvocationContext:
     topic: str | None = None
     span_id: str = field(default_factory=new_span_id, compare=False)
     parent_span: str | None = field(default=None, compare=False)
+    #: a middleware's `next()`: runs the rest of the chain, returns the response as
+    #: {"status", "body", "headers"} (None: not a middleware invocation)
+    next: Callable[[], Awaitable[dict[str, Any]]] | None = field(
+        default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

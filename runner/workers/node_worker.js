@@ -40,6 +40,7 @@ const OP_STREAM_GET = 'streams.get';
 const OP_STREAM_DELETE = 'streams.delete';
 const OP_STREAM_GET_GROUP = 'streams.get_group';
 const OP_STREAM_SEND = 'streams.send';
+const OP_NEXT = 'next';
 
 const EXIT_OK = 0;
 const EXIT_LOAD_FAILED = 3;
@@ -154,7 +155,7 @@ let nextCid = 0;
 const calls = new Map();  // cid -> {resolve, reject}
 
 function call(id, op, args) {
-  return new Promise((resolve, reject) => {
+  const promise = new Pending((resolve, reject) => {
     const cid = ++nextCid;
     try {
       send({ type: CALL, id, cid, op, args });
@@ -165,6 +166,63 @@ function call(id, op, args) {
     }
     calls.set(cid, { resolve, reject });
   });
+  return track(id, promise, op === OP_NEXT ? 'next()' : `ctx.${op}()`);
+}
+
+// --- a forgotten await ------------------------------------------------------------------------
+//
+// Every ctx call returns a Pending: a Promise that notes when anything (await, .then,
+// .catch, Promise.all) subscribes to it. When an invocation ends, a call nobody awaited is
+// a warning naming the step and the handler's file:line: `if (ctx.state.get(...) === null)`
+// is never true, and a forgotten `await ctx.state.set(...)` races the next request.
+
+class Pending extends Promise {
+  static get [Symbol.species]() { return Promise; }  // what .then returns is a plain Promise
+  then(onFulfilled, onRejected) {
+    this._awaited = true;
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+function track(id, promise, what) {
+  const ctx = running.get(id);
+  if (ctx === undefined) return promise;
+  const site = {};
+  Error.captureStackTrace(site, track);  // formatted only if the warning is ever written
+  ctx._pending.push({ promise, what, site });
+  return promise;
+}
+
+function callSite(site) {
+  const lines = String(site.stack || '').split('\n').slice(1);
+  for (const line of lines) {
+    if (line.includes(__filename)) continue;
+    const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?\s*$/.exec(line.trim());
+    if (m) return `${path.relative(process.cwd(), m[1].replace(/^file:\/\//, ''))}:${m[2]}`;
+  }
+  return '?';
+}
+
+function warnForgotten(ctx) {
+  for (const { promise, what, site } of ctx._pending) {
+    if (promise._awaited) continue;
+    ctx.logger._log('warn', `step '${stepName}': ${what} at ${callSite(site)} was never awaited (did you forget await?)`, null);
+  }
+  ctx._pending = [];
+}
+
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
+}
+
+// The first Promise in a result (the value, its body, the body's fields), or null.
+function findThenable(value) {
+  if (isThenable(value)) return value;
+  if (value === null || typeof value !== 'object') return null;
+  for (const inner of [value.body, ...(value.body && typeof value.body === 'object' ? Object.values(value.body) : [])]) {
+    if (isThenable(inner)) return inner;
+  }
+  return null;
 }
 
 function reply(message) {
@@ -217,6 +275,33 @@ function streamsOf(id) {
   });
 }
 
+// ctx.logger: `info(msg, fields)`, and printf-style `info('order %s', id)` as console.log
+// formats it (fields may follow the substituted values). A logging call never throws.
+const util = require('util');
+const PLACEHOLDER = /%[sdifjoOc]/g;
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function logLine(msg, args) {
+  let data = null;
+  let rest = args;
+  const text = typeof msg === 'string' ? msg : msg instanceof Error ? (msg.stack || String(msg)) : util.inspect(msg);
+  const wanted = typeof msg === 'string' ? (msg.match(PLACEHOLDER) || []).length : 0;
+  if (rest.length > wanted && isPlainObject(rest[rest.length - 1])) {
+    data = rest[rest.length - 1];
+    rest = rest.slice(0, -1);
+  } else if (rest.length === 1 && wanted === 0 && rest[0] !== undefined) {
+    data = rest[0] instanceof Error ? { error: rest[0].message, traceback: rest[0].stack || '' } : rest[0];
+    rest = [];
+  }
+  const line = rest.length > 0 || wanted > 0 ? util.format(text, ...rest) : text;
+  return [line, data];
+}
+
 class Logger {
   constructor(id) { this._id = id; }
   _log(level, msg, data) {
@@ -224,14 +309,27 @@ class Logger {
     try {
       send(message);
     } catch (e) {  // circular or BigInt data: send it as text rather than lose the line
-      message.data = String(data);
-      send(message);
+      try {
+        message.data = util.inspect(data);
+        send(message);
+      } catch (_) { /* nothing left to try: never fail the handler */ }
     }
   }
-  debug(msg, data) { this._log('debug', msg, data); }
-  info(msg, data) { this._log('info', msg, data); }
-  warn(msg, data) { this._log('warn', msg, data); }
-  error(msg, data) { this._log('error', msg, data); }
+  _line(level, msg, args) {
+    let line;
+    try {
+      line = logLine(msg, args);
+    } catch (e) {
+      line = [`${String(msg)} (the log call failed: ${e && e.message})`, null];
+    }
+    this._log(level, line[0], line[1]);
+  }
+  debug(msg, ...args) { this._line('debug', msg, args); }
+  info(msg, ...args) { this._line('info', msg, args); }
+  warn(msg, ...args) { this._line('warn', msg, args); }
+  warning(msg, ...args) { this._line('warn', msg, args); }
+  error(msg, ...args) { this._line('error', msg, args); }
+  critical(msg, ...args) { this._line('critical', msg, args); }
 }
 
 class Context {
@@ -246,6 +344,7 @@ class Context {
     this.logger = new Logger(id);
     this._streams = null;
     this._emits = [];  // [topic, data as JSON text or null once rejected, id?, delay s?], in call order
+    this._pending = [];  // the calls made so far, to warn about those never awaited
   }
 
   emit(event) {
@@ -283,8 +382,6 @@ function setTopics(schemas) {
     checks.set(topic, schema === null ? () => true : compileCheck(schema));
   }
 }
-
-const ACCEPTED = Promise.resolve(null);
 
 // `delay` of ctx.emit in seconds, as _protocol.emit_delay reads it (motia.yaml's durations:
 // "30s", "5m", "2h", "1d", "500ms", or a number of seconds); throws EmitError naming the
@@ -341,12 +438,13 @@ function emit(ctx, topic, data, id, delay) {
   }
   ctx._emits.push(entry);
   const check = checks.get(topic);
-  if (check && check(JSON.parse(text))) return ACCEPTED;  // judged as the host will see it
-  const asked = { topic, data: JSON.parse(text), id: entry[2] === undefined ? null : entry[2], delay: delay === undefined ? null : delay };
-  return call(ctx._id, OP_EMIT, [asked]).catch((e) => {
-    entry[1] = null;
-    throw e;
-  });
+  if (check && check(JSON.parse(text))) return track(ctx._id, Pending.resolve(null), `ctx.emit('${topic}')`);  // judged as the host will see it
+  const asked = call(ctx._id, OP_EMIT, [{ topic, data: JSON.parse(text), id: entry[2] === undefined ? null : entry[2], delay: delay === undefined ? null : delay }]);
+  asked.then(null, () => { entry[1] = null; });
+  const tracked = ctx._pending[ctx._pending.length - 1];
+  if (tracked !== undefined && tracked.promise === asked) tracked.what = `ctx.emit('${topic}')`;
+  asked._awaited = false;  // our own .then above is not the handler awaiting it
+  return asked;
 }
 
 // A port of _validation_fast.py: sure only when valid. Returns a function of a value that
@@ -471,8 +569,36 @@ const KEYWORDS = {
 
 let handler = null;
 let kind = 'event';
+let stepName = '?';
+let middleware = false;  // a middleware gets next() as its third argument
 const running = new Map();  // id -> Context
 let draining = false;
+
+// An API request as a handler sees it: headers looked up in any case, `rawBody` the exact
+// bytes received (a Buffer made on first use from the wire form, see PROTOCOL.md).
+function request(payload) {
+  const req = payload || {};
+  const headers = req.headers || {};
+  req.headers = new Proxy(headers, {
+    get(target, name) { return typeof name === 'string' ? target[name.toLowerCase()] : target[name]; },
+    has(target, name) { return (typeof name === 'string' ? name.toLowerCase() : name) in target; },
+  });
+  const wire = req.raw_body;
+  if (wire !== undefined) delete req.raw_body;  // only then: a delete slows the object down
+  let raw = null;
+  Object.defineProperty(req, 'rawBody', {
+    enumerable: false,
+    get() {
+      if (raw === null) {
+        if (typeof wire === 'string') raw = Buffer.from(wire, 'utf8');
+        else if (wire && typeof wire.base64 === 'string') raw = Buffer.from(wire.base64, 'base64');
+        else raw = Buffer.alloc(0);
+      }
+      return raw;
+    },
+  });
+  return req;
+}
 
 function invoke(message) {
   const id = message.id;
@@ -480,7 +606,8 @@ function invoke(message) {
   running.set(id, ctx);
   let result;
   try {
-    if (kind === 'api') result = handler(message.payload || {}, ctx);
+    if (middleware) result = handler(request(message.payload), ctx, () => call(id, OP_NEXT, []));
+    else if (kind === 'api') result = handler(request(message.payload), ctx);
     else if (kind === 'cron') result = handler(ctx);
     else result = handler(message.payload === undefined ? null : message.payload, ctx);
   } catch (e) {
@@ -497,6 +624,15 @@ function invoke(message) {
 function succeeded(id, value) {
   const ctx = running.get(id);
   if (ctx === undefined) return;  // cancelled: the host has stopped waiting
+  const pending = findThenable(value);
+  if (pending !== null) {
+    const tracked = ctx._pending.find((entry) => entry.promise === pending);
+    if (tracked !== undefined) tracked.promise._awaited = true;  // reported here instead
+    const what = tracked !== undefined ? `${tracked.what} at ${callSite(tracked.site)}` : 'a Promise';
+    failed(id, { name: 'ForgottenAwait', message: `the handler returned ${what}, not its value: did you forget await?`, stack: '' });
+    return;
+  }
+  warnForgotten(ctx);
   running.delete(id);
   try {
     sendResult(id, value === undefined ? null : value, ctx._emits);
@@ -520,13 +656,15 @@ function sendResult(id, value, emits) {
 }
 
 function failed(id, e) {
+  const ctx = running.get(id);
+  if (ctx !== undefined) warnForgotten(ctx);
   if (!running.delete(id)) return;
   send({ type: ERROR, id, error: describeError(e) });
   afterInvocation();
 }
 
 function describeError(e) {
-  if (e instanceof Error) {
+  if (e instanceof Error || (e && e.name === 'ForgottenAwait')) {
     return { type: e.name || (e.constructor && e.constructor.name) || 'Error', message: e.message, traceback: e.stack || '' };
   }
   return { type: 'Error', message: `the handler threw a non-Error value: ${String(e)}`, traceback: '' };
@@ -646,6 +784,8 @@ function describeLoadError(e, root, rel) {
 async function main() {
   const config = JSON.parse(process.argv[2]);
   kind = config.type;
+  stepName = config.step || '?';
+  middleware = Boolean(config.middleware);
   const fd = Number(process.env.MOTIA_WORKER_FD || 3);
   sock = new net.Socket({ fd, readable: true, writable: true });
   sock.on('error', () => stop(EXIT_OK));

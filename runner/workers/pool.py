@@ -104,7 +104,7 @@ class WorkerPool:
     async def reload(self, app: App, changed: Iterable[str] | None = None) -> None:
         """Switch to a new plan. Workers of `changed` steps (None: all) are replaced:
         in-flight invocations finish on the old workers, new ones go to new workers."""
-        names = None if changed is None else set(changed)
+        names = None if changed is None else _with_helpers(app, set(changed))
         self.app = app
         self.validator = EmitValidator(app)
         for name, supervisor in list(self._steps.items()):
@@ -197,7 +197,17 @@ def _find(app: App, name: str) -> Any:
         if step.name == name:
             return step
     auth = app.streams_auth  # runs in its own workers like a step, under a reserved name
-    return auth if auth is not None and auth.name == name else None
+    if auth is not None and auth.name == name:
+        return auth
+    return next((m for m in app.middlewares if m.name == name), None)  # the same
+
+
+def _with_helpers(app: App, names: set[str]) -> set[str]:
+    """`names` plus the middleware and `streams_auth` workers of the same languages: they
+    are not steps (`motia dev` names only steps), and a file they import may have changed."""
+    languages = {s.handler.language for s in app.steps if s.name in names and s.handler}
+    helpers = [*app.middlewares, *([app.streams_auth] if app.streams_auth else [])]
+    return names | {h.name for h in helpers if h.handler and h.handler.language in languages}
 
 
 def _mb(size: int) -> str:

@@ -33,7 +33,8 @@ from motia._response import Response
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, StreamError
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
-from motia.runner.workers._pycontext import Context, Request
+from motia.runner.workers._pyawait import forgotten
+from motia.runner.workers._pycontext import Context, Next, Request
 from motia.runner.workers._pyload import LoadFailure, load_handler
 
 _REPLY_ERRORS: dict[str, type[Exception]] = {
@@ -48,6 +49,9 @@ class Worker(asyncio.BufferedProtocol):
 
     def __init__(self, config: dict[str, Any], fn: Callable[..., Any]) -> None:
         self.kind: str = config["type"]
+        self.step: str = config.get("step", "?")
+        #: a middleware gets `next` as its third argument (a call back to the host)
+        self.is_middleware: bool = bool(config.get("middleware"))
         self.concurrency: int = int(config.get("concurrency", 32))
         self.fn = fn
         self.is_async = _is_async(fn)
@@ -109,6 +113,11 @@ class Worker(asyncio.BufferedProtocol):
     def send(self, message: dict[str, Any]) -> None:
         self._queue(p.frame(message))
 
+    def warn(self, inv_id: int, text: str) -> None:
+        """A warning about how the handler uses `ctx` (a forgotten await), for its log."""
+        self.send_log({"type": p.LOG, "id": inv_id, "level": "warn",
+                       "msg": f"step {self.step!r}: {text}", "data": None})
+
     def send_log(self, message: dict[str, Any]) -> None:
         data = p.frame_lenient(message)
         if threading.get_ident() == self.loop_thread:
@@ -150,8 +159,10 @@ class Worker(asyncio.BufferedProtocol):
         self._emits[inv_id] = emits
         ctx = Context(self, inv_id, message.get("ctx") or {}, emits)
         payload = message.get("payload")
-        if self.kind == "api":
-            args: tuple[Any, ...] = (Request(payload or {}), ctx)
+        if self.is_middleware:
+            args: tuple[Any, ...] = (Request(payload or {}), ctx, Next(ctx))
+        elif self.kind == "api":
+            args = (Request(payload or {}), ctx)
         elif self.kind == "cron":
             args = (ctx,)
         else:
@@ -220,10 +231,17 @@ class Worker(asyncio.BufferedProtocol):
         try:
             self._queue(p.result_frame(inv_id, value, emits))
         except p.NOT_JSON as exc:
-            self.send({"type": p.ERROR, "id": inv_id, "error": {
-                "type": "TypeError",
-                "message": f"the handler returned a value that is not JSON: {exc}",
-                "traceback": ""}})
+            self._send_not_json(inv_id, value, exc)
+
+    def _send_not_json(self, inv_id: int, value: Any, exc: Exception) -> None:
+        """The error for a result that is not JSON, saying so when it holds an awaitable."""
+        found = _find_awaitable(value)
+        if found is not None:
+            error = {"type": "ForgottenAwait", "message": f"the handler returned {found}"}
+        else:
+            error = {"type": "TypeError",
+                     "message": f"the handler returned a value that is not JSON: {exc}"}
+        self.send({"type": p.ERROR, "id": inv_id, "error": {**error, "traceback": ""}})
 
     def _send_error(self, inv_id: int, exc: BaseException) -> None:
         self.send({"type": p.ERROR, "id": inv_id, "error": {
@@ -354,6 +372,24 @@ class Worker(asyncio.BufferedProtocol):
         if self._transport is not None:
             self._transport.close()
         self.done.set_result(code)
+
+
+def _find_awaitable(value: Any, depth: int = 0) -> str | None:
+    """The "did you forget await?" message for the first awaitable in a result, or None."""
+    found = forgotten(value)
+    if found is not None or depth > 4:
+        return found
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _find_awaitable(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _any(value: Any) -> bool:

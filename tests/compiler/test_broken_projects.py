@@ -414,6 +414,39 @@ CASES = [
         ["'handler' is only valid for api, event and cron steps, not noop steps"],
     ),
     Case(
+        "middleware file that does not exist",
+        edit("    handler: steps/create.py", "    middleware: [steps/auth.py]\n    handler: steps/create.py"),
+        ["motia.yaml:21:18: middleware file 'steps/auth.py' not found"],
+        ["create it with `async def middleware(req, ctx, next):` (paths are relative to "
+         "motia.yaml)"],
+    ),
+    Case(
+        "middleware file without its function",
+        edit("    handler: steps/create.py", "    middleware: [steps/auth.py]\n    handler: steps/create.py"),
+        ["motia.yaml:21:18: steps/auth.py has no function 'middleware'"],
+        ["steps/auth.py defines handler; did you mean middleware: [steps/auth.py:handler]?"],
+        files={"steps/auth.py": "async def handler(req, ctx, next):\n    ...\n"},
+    ),
+    Case(
+        "defaults middleware node file without the named export",
+        VALID + "defaults:\n  middleware: [steps/auth.js:check]\n",
+        ["motia.yaml:28:16: steps/auth.js does not export 'check'"],
+        ["steps/auth.js exports middleware; did you mean middleware: [steps/auth.js]?"],
+        files={"steps/auth.js": "exports.middleware = async (req, ctx, next) => next();\n"},
+    ),
+    Case(
+        "cors credentials with any origin",
+        VALID + "cors: {origins: ['*'], credentials: true}\n",
+        ["motia.yaml:27:37: `credentials: true` cannot be used with the origin `*` (browsers "
+         "refuse it)"],
+        ["list the origins that may send credentials, e.g. https://app.example.com"],
+    ),
+    Case(
+        "cors without origins",
+        VALID + "cors: {methods: [GET]}\n",
+        ["motia.yaml:27:1: 'cors' is missing required key 'origins'"],
+    ),
+    Case(
         "YAML tag for a Python object",
         "version: 1\napp: !!python/object/apply:os.system ['true']\n",
         ["motia.yaml:2:6: unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'"],

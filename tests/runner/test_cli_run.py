@@ -89,6 +89,18 @@ def test_run_serves_until_sigterm_and_the_admin_commands_talk_to_it(
     [letter] = json.loads(out)
     assert (code, letter["error"]["message"]) == (0, "job cli cannot run yet")
 
+    # The admin API's root, which the banner names, lists its endpoints and the app's
+    with urllib.request.urlopen(f"{url}/__motia/api/", timeout=10) as res:
+        index = json.loads(res.read())
+    assert index["endpoints"] == [{"method": "POST", "path": "/jobs", "step": "create-job",
+                                   "language": "python"}]
+    assert {"method": "GET", "path": "/__motia/api/state/{group}/{key}"} in index["admin"]
+
+    # `motia state get` of a missing key says so and exits 1
+    assert motia(capsys, "state", "get", "attempts", "nope", "--url", url) == (
+        1, "", "motia state get: no key 'nope' in group 'attempts' (list the group's keys "
+               "with `motia state ls attempts`)\n")
+
     # `motia state` reads and writes, `motia dlq replay` sends it back: it now succeeds
     assert motia(capsys, "state", "get", "attempts", "cli", "--url", url)[:2] == (0, "2\n")
     assert motia(capsys, "state", "set", "config", "fixed", "true", "--url", url)[:2] == (
@@ -96,13 +108,13 @@ def test_run_serves_until_sigterm_and_the_admin_commands_talk_to_it(
     assert motia(capsys, "state", "ls", "--url", url)[1] == "attempts\nconfig\n"
     assert motia(capsys, "dlq", "replay", letter["id"], "--url", url)[1].startswith(
         f"replayed {letter['id']}: event {letter['event_id']}")
-    wait_for(lambda: motia(capsys, "state", "get", "done", "cli", "--url", url)[1] != "null\n")
+    wait_for(lambda: motia(capsys, "state", "get", "done", "cli", "--url", url)[0] == 0)
     assert motia(capsys, "dlq", "ls", "--url", url)[1] == "no dead letters\n"
 
     # `motia emit` publishes straight onto the bus
     code, out, _ = motia(capsys, "emit", "job.created", '{"id": "e1"}', "--url", url)
     assert code == 0 and out.startswith("published job.created: event ")
-    wait_for(lambda: motia(capsys, "state", "get", "done", "e1", "--url", url)[1] != "null\n")
+    wait_for(lambda: motia(capsys, "state", "get", "done", "e1", "--url", url)[0] == 0)
     code, _, err = motia(capsys, "emit", "job.created", '{"id": 1}', "--url", url)
     assert code == 1
     assert err == ("motia: error: data for topic 'job.created' does not match its schema: "

@@ -49,7 +49,7 @@ FILES = {
     """,
     "steps/bye.py": """
         def handler(req, ctx):
-            return {"greeting": "bye"}
+            return {"status": 200, "body": {"greeting": "bye"}}
     """,
     "steps/listen.py": """
         async def handler(data, ctx):
@@ -111,7 +111,7 @@ async def test_a_handler_edit_restarts_only_its_workers(dev: tuple[TestApp, Path
 
     await edit_until(py, FILES["steps/hello.py"].replace('"hello"}', '"bonjour"}').replace(
         "\n        ", "\n"), lambda: _is(app, "/hello", "bonjour"))
-    await edit_until(js, "exports.handler = async () => ({ body: { greeting: 'hola' } });\n",
+    await edit_until(js, "exports.handler = async () => ({ status: 200, body: { greeting: 'hola' } });\n",
                      lambda: _is(app, "/hello-js", "hola"))
     assert any("reloaded the workers of hello" in r.msg for r in app.logs)
 
@@ -153,20 +153,24 @@ async def test_a_broken_motia_yaml_keeps_the_last_good_version(dev: tuple[TestAp
     await edit_until(source, good + NEW_STEPS, lambda: _status_is(app, "/bye", 200))
 
 
-async def test_dev_mode_warns_when_a_response_breaks_its_schema(dev: tuple[TestApp, Path]) -> None:
+async def test_dev_mode_answers_500_when_a_response_breaks_its_schema(
+        dev: tuple[TestApp, Path]) -> None:
     app, source = dev
     await edit_until(source.parent / "steps/hello.py",
                      "async def handler(req, ctx):\n    return {'status': 200, 'body': {}}\n",
-                     lambda: _greeting_gone(app))
-    [warning] = [r for r in app.logs if r.level == "warn" and "does not match" in r.msg]
-    assert warning.msg == "response 200 of step 'hello' does not match its schema"
-    assert warning.data == {"errors": [{"path": "/greeting",
-                                        "message": "'greeting' is a required property"}]}
-    assert warning.step == "hello" and warning.trace_id
+                     lambda: _schema_error(app))
+    [error] = [r for r in app.logs if r.level == "error" and "does not match" in r.msg]
+    assert error.msg == ("GET /hello -> 500: step 'hello' answered 200 with a body that does "
+                         "not match its `responses: 200` schema: /greeting: 'greeting' is a "
+                         "required property")
+    assert error.data["errors"] == [{"in": "response", "path": "/greeting",
+                                     "message": "'greeting' is a required property"}]
+    assert error.step == "hello" and error.trace_id
 
 
-async def _greeting_gone(app: TestApp) -> bool:
-    return (await app.request("GET", "/hello")).json == {}
+async def _schema_error(app: TestApp) -> bool:
+    res = await app.request("GET", "/hello")
+    return res.status == 500 and res.json["error"]["type"] == "ResponseSchemaError"
 
 
 @pytest.mark.parametrize("path", [".motia/plan.json", "node_modules/x/index.js", "notes.txt"])

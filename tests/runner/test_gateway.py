@@ -191,10 +191,16 @@ async def test_emits_are_published_before_the_response_is_sent(app: TestApp) -> 
     assert await app.state.get("seen", "Grace") == {"name": "Grace", "age": 85}
 
 
-async def test_a_bare_return_value_is_a_200_json_body(app: TestApp) -> None:
+async def test_a_bare_return_value_is_a_500_whose_log_shows_the_accepted_shapes(
+        app: TestApp) -> None:
     res = await app.request("GET", "/people/green")
-    assert (res.status, res.json) == (200, ["green", 1, 2])
-    assert res.headers["Content-Type"].startswith("application/json")
+    body = assert_error(res, 500, "InvalidResponse",
+                        r"step 'lookup' returned a value that is not a response; see the "
+                        r"server log for error id [0-9a-f]{16}")
+    assert logged_with(app, body["error"]["id"]) == [
+        "GET /people/green -> 500: step 'lookup': the handler returned ['green', 1, 2], "
+        "which is not a response; return Response(status, body, headers) (from motia "
+        'import Response) or a dict {"status": <int 100-599>, "body"?: ..., "headers"?: {...}}']
 
 
 async def test_a_string_body_is_sent_as_text(app: TestApp) -> None:
@@ -328,9 +334,15 @@ async def test_a_handler_past_its_timeout_is_a_504(app: TestApp) -> None:
 
 async def test_a_malformed_handler_response_is_a_500(app: TestApp) -> None:
     res = await app.request("GET", "/bad-status")
-    assert_error(res, 500, "InvalidResponse",
-                 r"step 'bad-status': the handler returned status 'fine'; expected an HTTP "
-                 r"status code from 100 to 599")
+    body = assert_error(res, 500, "InvalidResponse",
+                        r"step 'bad-status' returned a value that is not a response; see the "
+                        r"server log for error id [0-9a-f]{16}")
+    assert logged_with(app, body["error"]["id"]) == [
+        "GET /bad-status -> 500: step 'bad-status': the handler returned {'status': 'fine', "
+        "'body': {}}: its `status` is 'fine', not an int (to send this dict as the body, "
+        'wrap it: {"status": 200, "body": ...}); return Response(status, body, headers) '
+        '(from motia import Response) or a dict {"status": <int 100-599>, "body"?: ..., '
+        '"headers"?: {...}}']
 
 
 async def test_aiohttp_errors_are_json_too(app: TestApp) -> None:

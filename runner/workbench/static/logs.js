@@ -5,7 +5,7 @@
 import { api, h, fill, fmtClock, traceLink, badge } from "./dom.js";
 
 const MAX_LINES = 2000;
-const LEVELS = ["debug", "info", "warn", "error"];
+const LEVELS = ["debug", "info", "warn", "error", "critical"];
 const lines = [];
 const seen = new Set();
 const listeners = new Set();
