@@ -77,6 +77,7 @@ async def test_one_request_through_api_event_event_is_one_trace(
         # Then every span is in the caller's trace, parented as the work flowed
         assert {s.trace_id for s in spans} == {TRACE_ID}
         assert tree(spans) == CHECKOUT_TREE
+        assert len({s.span_id for s in spans}) == len(spans)  # every span its own id
         server = next(s for s in spans if s.kind == "server")
         assert server.parent == CALLER
         assert server.attributes == {"http.request.method": "POST", "http.route": "/orders",
