@@ -192,7 +192,8 @@ class TestApp:
         self.source = find_project(project, base)
         self.overrides = plan_overrides(retries, timeout)
         flags = {"events": events, "state": state, "port": 0, "host": "127.0.0.1",
-                 "log_format": "none", **{k: v for k, v in config.items() if k in RUN_OPTIONS}}
+                 "log_format": "none", "check_responses": True,
+                 **{k: v for k, v in config.items() if k in RUN_OPTIONS}}
         self.config = RunConfig.resolve(flags, env={})
         self._watcher = _Watcher()
         self._extra_hooks = hooks

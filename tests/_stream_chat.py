@@ -76,7 +76,7 @@ CHAT_FILES = {
     """,
 }
 
-AUTH_LINE = "streams_auth: steps/auth_stream.py"
+AUTH_LINE = "streams_auth: steps/auth_stream.{ext}"
 
 AUTH_FILES = {
     "steps/auth_stream.py": """
@@ -88,9 +88,21 @@ AUTH_FILES = {
                 return {"allowed": False, "reason": f"no access to {sub['group']}"}
             return True
     """,
+    "steps/auth_stream.js": """
+        exports.handler = async (req, ctx) => {
+          const sub = req.subscription;
+          if (req.query.key !== 'let-me-in') return false;
+          if (sub.group === 'secret') return { allowed: false, reason: `no access to ${sub.group}` };
+          return true;
+        };
+    """,
 }
 
 
-def chat_project(app: str, auth: bool = False) -> tuple[str, dict[str, str]]:
+def chat_project(app: str, auth: bool = False, auth_language: str = "py"
+                 ) -> tuple[str, dict[str, str]]:
+    """The chat project's motia.yaml and files; with `auth`, a `streams_auth` handler in
+    `auth_language` ("py" or "js") that wants `?key=let-me-in` and refuses group "secret"."""
     files = {**CHAT_FILES, **(AUTH_FILES if auth else {})}
-    return CHAT_YAML.format(app=app, auth=AUTH_LINE if auth else ""), files
+    auth_line = AUTH_LINE.format(ext=auth_language) if auth else ""
+    return CHAT_YAML.format(app=app, auth=auth_line), files

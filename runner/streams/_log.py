@@ -18,6 +18,8 @@ import heapq
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from motia.runner.streams._wire import Frame
+
 #: changes kept per group for resumes
 RING = 1000
 #: how long a change waits for a missing earlier version before going out anyway (s)
@@ -28,11 +30,11 @@ MAX_GROUPS = 10_000
 
 @dataclass(order=True)
 class Change:
-    """One change as it travels: `text` is the frame clients get, verbatim."""
+    """One change as it travels: `frame` is what clients get, encoded once for all of them."""
 
     version: int
     id: str | None = field(compare=False)
-    text: str = field(compare=False)
+    frame: Frame = field(compare=False)
 
 
 class GroupLog:

@@ -22,6 +22,7 @@ from motia.runner._validation import compile_schema, violations
 from motia.runner.streams import _log
 from motia.runner.streams._frames import check_stream
 from motia.runner.streams._outbox import Outbox
+from motia.runner.streams._wire import Frame
 from motia.runner.streams.base import FanOut
 from motia.runner.streams.items import StreamItems, encode
 from motia.runner.workers import _protocol as p
@@ -45,14 +46,14 @@ class Subscription:
         if self._buffer is not None:
             self._buffer.append(change)
         else:
-            self.outbox.offer(change.text)
+            self.outbox.offer(change.frame)
 
     def go_live(self, skip: dict[str, int]) -> None:
         """Send what arrived while the snapshot was read, less what the snapshot held."""
         buffered, self._buffer = self._buffer or [], None
         for change in buffered:
             if change.id is None or change.version > skip.get(change.id, 0):
-                self.outbox.offer(change.text)
+                self.outbox.offer(change.frame)
 
 
 class StreamHub:
@@ -171,7 +172,7 @@ class StreamHub:
         try:
             frame = json.loads(text)
             key = (frame["stream"], frame["group"])
-            change = _log.Change(int(frame["version"]), frame.get("id"), text)
+            change = _log.Change(int(frame["version"]), frame.get("id"), Frame(text))
         except (ValueError, KeyError, TypeError):
             return  # not one of ours: another version's frame, or garbage on the channel
         log = self._logs.ensure(key, change.version - 1)
@@ -214,7 +215,7 @@ class StreamHub:
                                          "op": "resume", "version": since}))
                 for change in missed:
                     if sub.id is None or change.id == sub.id:
-                        sub.outbox.offer(change.text)
+                        sub.outbox.offer(change.frame)
                 sub.go_live({})
                 return "resumed"
             await self._snapshot(sub, key, since)

@@ -17,6 +17,7 @@ from motia.errors import StreamError
 from motia.runner._http_errors import error_response
 from motia.runner.streams._frames import check_stream, since_of
 from motia.runner.streams._outbox import Outbox, Overflow
+from motia.runner.streams._wire import Frame
 from motia.runner.streams.auth import StreamsAuth
 from motia.runner.streams.hub import StreamHub, Subscription
 
@@ -31,6 +32,21 @@ def _event(text: str) -> bytes:
     at = text.rfind(_VERSION)
     version = text[at + len(_VERSION):-1] if at >= 0 else ""
     return f"id: {version}\ndata: {text}\n\n".encode()
+
+
+class _Sink:
+    """Writes frames as events of one response (chunked, so always through aiohttp)."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        self.response = response
+
+    def write_now(self, frame: Frame) -> bool:
+        return False
+
+    async def write(self, frame: Frame) -> None:
+        await self.response.write(_event(frame.text))
 
 
 async def serve_sse(request: web.Request, hub: StreamHub, auth: StreamsAuth) -> web.StreamResponse:
@@ -49,7 +65,7 @@ async def serve_sse(request: web.Request, hub: StreamHub, auth: StreamsAuth) -> 
         "X-Accel-Buffering": "no"})
     await response.prepare(request)
     await response.write(b"retry: 1000\n\n")
-    outbox = Outbox(lambda text: response.write(_event(text)))
+    outbox = Outbox(_Sink(response))
     sub = Subscription(stream, group, id_, outbox)
     heartbeat = asyncio.create_task(_beat(outbox))
     try:

@@ -7,6 +7,10 @@ Client frames (JSON text): `{"subscribe": {"stream", "group", "id"?, "since"?}}`
 `{"error": {"status", "type", "message"}, "subscribe": ...}` answers a refused or
 malformed request and the connection stays open. A client that falls too far behind is
 closed with code 1008 and the reason (see _outbox.py).
+
+Change frames are written to the socket as prebuilt bytes (_wire.py, _wssink.py), the
+same bytes for every subscriber; that is why the endpoint never negotiates
+permessage-deflate.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from aiohttp import WSMsgType, web
 from motia.errors import StreamError
 from motia.runner.streams._frames import subscription_of
 from motia.runner.streams._outbox import Outbox, Overflow
+from motia.runner.streams._wssink import WebSocketSink
 from motia.runner.streams.auth import StreamsAuth
 from motia.runner.streams.hub import StreamHub, Subscription
 from motia.runner.streams.items import encode
@@ -41,7 +46,9 @@ class _Connection:
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: StreamHub,
                  auth: StreamsAuth) -> None:
         self.ws, self.request, self.hub, self.auth = ws, request, hub, auth
-        self.outbox = Outbox(ws.send_str)
+        transport = request.transport
+        assert transport is not None, "the WebSocket is prepared"
+        self.outbox = Outbox(WebSocketSink(ws, transport))
         self.subs: dict[Key, Subscription] = {}
 
     async def serve(self) -> None:
@@ -128,7 +135,8 @@ class _Connection:
 
 async def serve_websocket(request: web.Request, hub: StreamHub,
                           auth: StreamsAuth) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT, max_msg_size=MAX_CLIENT_FRAME)
+    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT, max_msg_size=MAX_CLIENT_FRAME,
+                               compress=False)
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="this is the streams WebSocket endpoint: connect with a "
                                       "WebSocket client (or use GET /__motia/streams/{stream}/"

@@ -323,9 +323,16 @@ async def test_a_response_breaking_its_declared_schema_is_a_500_when_checked(app
 
 async def test_declared_responses_are_not_checked_in_run(tmp_path: Any) -> None:
     source = write_project(tmp_path, YAML, FILES)
-    async with TestApp(source) as plain:  # check_responses off: what `motia run` does
+    async with TestApp(source, check_responses=False) as plain:  # what `motia run` does
         res = await plain.request("GET", "/declared/py")
         assert (res.status, res.json) == (200, {"id": "not-a-number"})
+
+
+async def test_declared_responses_are_checked_by_default_in_tests(tmp_path: Any) -> None:
+    source = write_project(tmp_path, YAML, FILES)
+    async with TestApp(source) as tested:
+        res = await tested.request("GET", "/declared/py")
+        assert (res.status, res.json["error"]["type"]) == (500, "ResponseSchemaError")
 
 
 async def test_declared_responses_are_checked_in_dev(tmp_path: Any) -> None:

@@ -472,3 +472,34 @@ async def test_dead_letters_that_are_not_failed_events_are_shown_for_what_they_a
     assert letters[0].id in {d.id for d in await fragile.dead_letters()}
     for letter in letters:
         await fragile.state.take_dead_letter(letter.id)
+
+
+async def test_the_streams_view_shows_an_orders_status_live(page: Page, shop: TestApp) -> None:
+    # Given an order the flow took to "paid"
+    response = await shop.request("POST", "/orders", json=ORDER)
+    order_id = response.json["id"]
+    hub = shop.runtime.streams
+
+    async def paid() -> bool:
+        found = await hub.items.get("orders", order_id, "status")
+        return found is not None and found[1]["status"] == "paid"
+
+    await shop.wait_until(paid, timeout=20)
+    # When the Streams view opens and the order's group is picked with the mouse
+    await open_view(page, shop, "#/streams")
+    await page.click('.pick-list[aria-label="Streams"] a[href="#/streams/orders"]')
+    await page.wait_for_selector(".pick-list[aria-label='Groups']")
+    assert "written by: create-order, charge-payment, send-receipt" in await page.text(".value-pane")
+    await page.click(f'.pick-list[aria-label="Groups"] a[href="#/streams/orders/{order_id}"]')
+    # Then the item shows the current status, then each later change as it is made
+    await page.wait_for("document.querySelector('.stream-item[data-id=status]') !== null",
+                        what="the order's status item")
+    assert '"paid"' in await page.text(".stream-item[data-id=status]")
+    await hub.set("orders", order_id, "refund", {"status": "placed", "total": 0})
+    await page.wait_for("document.querySelector('.stream-item[data-id=refund]') !== null",
+                        what="the item created after the page opened")
+    assert "last change: create refund" in await page.text(".value-pane [role=status]")
+    await hub.delete("orders", order_id, "refund")
+    await page.wait_for("document.querySelector('.stream-item[data-id=refund]') === null",
+                        what="the deleted item to go")
+    await screenshot(page, "streams")

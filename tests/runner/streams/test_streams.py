@@ -13,15 +13,15 @@ import pytest
 from _runtime_projects import write_project
 from _stream_chat import chat_project
 
-from motia.runner.streams import _log, _outbox
+from motia.runner.streams import _log, _outbox, _wssink
 from motia.streams import StreamClient, StreamRefused, sse
 from motia.testing import TestApp
 
 from ._rawws import RawWebSocket
 
 
-def _project(tmp_path: Path, auth: bool = False) -> Path:
-    yaml, files = chat_project(f"chat{uuid.uuid4().hex[:8]}", auth)
+def _project(tmp_path: Path, auth: bool = False, auth_language: str = "py") -> Path:
+    yaml, files = chat_project(f"chat{uuid.uuid4().hex[:8]}", auth, auth_language)
     return write_project(tmp_path / "chat", yaml, files)
 
 
@@ -158,9 +158,11 @@ async def test_unknown_stream_is_refused_on_both_transports(chat: TestApp) -> No
         404, "no stream named 'nope'; streams: messages")
 
 
+@pytest.mark.parametrize("language", ["py", "js"])
 async def test_streams_auth_allows_and_refuses_each_subscription(
-        tmp_path: Path, node: str) -> None:
-    async with TestApp(_project(tmp_path, auth=True), state="memory") as app:
+        tmp_path: Path, node: str, language: str) -> None:
+    async with TestApp(_project(tmp_path, auth=True, auth_language=language),
+                       state="memory") as app:
         url = app.url
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(f"{url}/__motia/streams?key=let-me-in") as ws:
@@ -195,20 +197,38 @@ async def test_a_client_that_stops_reading_is_cut_off_and_the_others_keep_up(
         room = await fast.subscribe("messages", "busy")
         await _until(lambda: hub.subscribers() == 2)
         # When 1,000 updates of 8 kB go out
-        latencies = []
+        latencies, held = [], []
         for n in range(1000):
             sent = time.perf_counter()
             await hub.set("messages", "busy", "a", {"text": text, "n": n})
             change = await room.next(10)
             latencies.append(time.perf_counter() - sent)
             assert change["data"]["n"] == n
+            held.append(_held_bytes(hub))
         # Then the slow one was dropped, with the reason, once it reads again
         await _until(lambda: hub.subscribers() == 1)
         code, reason = await asyncio.wait_for(slow.read_until_close(), 30)
         slow.close()
     assert code == 1008 and reason.startswith("too slow: 51 messages ("), (code, reason)
+    # And what the server held for it (queue plus socket buffer) stayed bounded: at most
+    # the queue's 50 frames, the socket's high-water mark and one frame past it
+    frame = len(text) + 100
+    assert max(held) <= 51 * frame + _wssink.HIGH_WATER, max(held)
     latencies.sort()
     assert latencies[len(latencies) // 2] < 0.05, f"p50 {latencies[len(latencies) // 2]:.3f} s"
+
+
+def _held_bytes(hub) -> int:
+    """The most bytes any one connection has waiting: its outbox, its sink's pending
+    frames and its socket buffer."""
+    most = 0
+    for subs in hub._subs.values():
+        for sub in subs:
+            outbox = sub.outbox
+            sink = outbox._sink
+            most = max(most, outbox._bytes + sink._pending_bytes
+                       + sink.transport.get_write_buffer_size())
+    return most
 
 
 async def _until(check, timeout: float = 20.0) -> None:
@@ -216,3 +236,59 @@ async def _until(check, timeout: float = 20.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def test_off_loopback_without_streams_auth_the_workbench_token_is_required(
+        tmp_path: Path, node: str) -> None:
+    token = "s3cret-stream-token"
+    async with TestApp(_project(tmp_path), host="0.0.0.0", token=token) as app, \
+            aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{app.runtime.port}"
+        # A WebSocket or SSE client without the token is refused before it subscribes
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(f"{url}/__motia/streams")
+        async with session.get(f"{url}/__motia/streams/messages/r1") as res:
+            sse_status = res.status
+        # With it (here as ?token=), it subscribes; the browser client is always public
+        async with session.ws_connect(f"{url}/__motia/streams?token={token}") as ws:
+            await ws.send_json({"subscribe": {"stream": "messages", "group": "r1"}})
+            snapshot = await ws.receive_json(timeout=20)
+        async with aiohttp.ClientSession() as fresh, fresh.get(f"{url}/__motia/streams.js") as res:
+            js_status = res.status
+    assert (refused.value.status, sse_status, js_status) == (401, 401, 200)
+    assert (snapshot["op"], snapshot["items"]) == ("snapshot", [])
+
+
+async def test_off_loopback_streams_auth_decides_without_the_token(
+        tmp_path: Path, node: str) -> None:
+    async with TestApp(_project(tmp_path, auth=True), host="0.0.0.0", token="unused") as app, \
+            aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{app.runtime.port}"
+        async with session.ws_connect(f"{url}/__motia/streams?key=let-me-in") as ws:
+            await ws.send_json({"subscribe": {"stream": "messages", "group": "open"}})
+            allowed = await ws.receive_json(timeout=20)
+        async with session.get(f"{url}/__motia/streams/messages/open") as res:
+            refused = (res.status, (await res.json())["error"])
+    assert allowed["op"] == "snapshot"
+    assert refused[0] == 403
+    assert (refused[1]["type"], refused[1]["message"]) == ("Forbidden", "refused by streams_auth")
+
+
+async def test_the_example_app_pushes_each_orders_status_as_the_flow_runs(
+        repo: Path, node: str) -> None:
+    order = {"customer": "ada@example.com", "currency": "EUR",
+             "items": [{"sku": "book", "quantity": 2, "price": 1250}]}
+    async with TestApp(repo / "motia.yaml") as app:
+        # Given an order just placed (the README's curl, in Python)
+        res = await app.request("POST", "/orders", json=order)
+        assert res.status == 201
+        events = sse(app.url, "orders", res.json["id"])
+        _, snapshot = await events.__anext__()
+        statuses = [item["data"]["status"] for item in snapshot["items"]]
+        # When the flow charges and pays it, Then the watcher sees each status in order
+        while statuses[-1:] != ["paid"]:
+            _, change = await asyncio.wait_for(events.__anext__(), 30)
+            statuses.append(change["data"]["status"])
+        await events.aclose()
+    assert statuses == ["placed", "charged", "paid"][-len(statuses):]
+    assert snapshot["items"][0]["id"] == "status"
