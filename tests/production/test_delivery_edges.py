@@ -27,7 +27,7 @@ from conftest import AMQP_URL, require_service
 
 from motia.runner.delivery.leases import LEASE_TTL
 
-from ._cluster import Cluster, Project, eventually, open_store
+from ._cluster import Cluster, Project, eventually, open_store, queue_stats
 from ._orders import ORDERS_YAML, place_paced
 
 pytestmark = pytest.mark.services
@@ -141,7 +141,14 @@ async def test_deleting_a_step_queue_mid_run_loses_no_order(cluster: Cluster) ->
         counts = await settle(project, sent)
         counts.dead_letters = len(await store.dead_letters())
     print("\n" + counts.line("deleted queue"))
-    assert (counts.sent, counts.completed, counts.lost, counts.dead_letters) == (600, 600, 0, 0)
+    # What a failure needs to tell apart: a queue nobody consumes again (ready > 0,
+    # consumers 0) from one still draining (consumers > 0), and what each replica did
+    charge = await queue_stats(project.app)
+    said = "\n".join(line for r in replicas for line in r.output().splitlines()
+                     if "WARN" in line or "ERROR" in line or "---" in line)
+    assert (counts.sent, counts.completed, counts.lost, counts.dead_letters) == (600, 600, 0, 0), (
+        f"charge ran {len(runs(project, 'charge'))} orders; queues {charge}; replicas said:\n"
+        f"{said[-6000:]}")
 
 
 # --- messages that are not Motia events ----------------------------------------------------
