@@ -56,7 +56,10 @@ class QueueRepair:
         raise NotImplementedError
 
     def _redeclare_soon(self) -> None:
-        self._soon(self._redeclare_quietly())
+        self._soon(self._redeclare_in_background())
+
+    async def _redeclare_in_background(self) -> None:
+        await self._redeclare_quietly()
 
     def _reopened(self, _: object) -> None:
         self._redeclare_soon()
