@@ -326,9 +326,12 @@ class RabbitMQBus(QueueRepair, EventBus):
                      redact(self.url))
         self._redeclare_soon()
 
+    def _stopping(self) -> bool:
+        return self._closing or self._closed
+
     def _soon(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` in the background (close() waits for it like a delivery)."""
-        if self._closing or self._closed:
+        if self._stopping():
             work.close()
             return
         task = asyncio.get_running_loop().create_task(work)
