@@ -33,6 +33,7 @@ from _readme import row, update_rows  # noqa: E402
 from gateway import cpu_seconds, run_load  # noqa: E402
 
 from motia.compiler.ir import App, Handler, Step, Topic  # noqa: E402
+from motia.runner._loop import run as run_loop  # noqa: E402
 from motia.runner.app import Runtime  # noqa: E402
 from motia.runner.config import RunConfig  # noqa: E402
 from motia.runner.hooks import Hooks  # noqa: E402
@@ -151,4 +152,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-readme", dest="readme", action="store_false",
                         help="do not merge the figures into bench/README.md")
-    asyncio.run(main(parser.parse_args()))
+    run_loop(main(parser.parse_args()))

@@ -6,9 +6,13 @@ In one run, under the same load generator (bench/_load.py, in a separate process
 does not share the server's event loop): a bare aiohttp handler returning JSON, then
 `GET /hello` as a Motia API step whose handler runs in a Python worker, then in a Node.js
 worker. Prints requests/s, p50/p99 and the ratio to bare aiohttp, one line per figure.
-Target: Motia Python >= 50% of bare aiohttp.
+Bare aiohttp runs in its own process on asyncio's loop (what `web.run_app` gives), and
+again on uvloop when it is installed (printed for information; ratios are to the first).
+Target (issue 16): Motia Python and Node.js >= 0.65x bare aiohttp under wrk, >= 0.6x
+under the raw client.
 
-Everything runs twice, once per client of the load generator: aiohttp's ClientSession
+Everything runs once per client: `wrk -t2 -c64` (Debian's wrk, when installed), and
+bench/_load.py's two: aiohttp's ClientSession
 (the "aiohttp client load loop" the issue names) and `raw`, plain HTTP/1.1 at a tenth of
 its CPU per request. Both share the 2 cores with the server; the aiohttp client caps
 bare aiohttp at its own speed, which flatters the ratio, so the raw line is the stricter
@@ -19,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -30,23 +36,49 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _readme import row, update_rows  # noqa: E402
 
 from motia.compiler.ir import App, Handler, Step
+from motia.runner._loop import run as run_loop
 from motia.runner.app import Runtime
 from motia.runner.config import RunConfig
 
 HERE = Path(__file__).resolve().parent
-CLIENTS = ("aiohttp", "raw")  # load generator clients, see bench/_load.py
+# load generator clients: bench/_load.py's two, and Debian's wrk (`wrk -t2 -c64`) when installed
+CLIENTS = ("aiohttp", "raw", *(("wrk",) if shutil.which("wrk") else ()))
+WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 PY_HANDLER = 'async def handler(req, ctx):\n    return {"status": 200, "body": {"hello": "world"}}\n'
 JS_HANDLER = "exports.handler = async (req, ctx) => ({ status: 200, body: { hello: 'world' } });\n"
 
 
+async def run_wrk(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`wrk -t2 -c64 -dDs --latency url` (the issue's command), parsed like _load.py's result."""
+    command = ["wrk", "-t2", f"-c{args.wrk_connections}", f"-d{args.duration:g}s", "--latency",
+               url]
+    proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    out = (await proc.communicate())[0].decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"wrk failed ({proc.returncode}):\n{out}")
+
+    def latency(pct: str) -> float:
+        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(found[1]) * WRK_UNITS[found[2]] if found else float("nan")
+
+    requests = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        out)
+    errors = (int(bad[1]) if bad else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    return {"requests": requests, "errors": errors, "rps": rps, "p50_ms": latency("50"),
+            "p99_ms": latency("99")}
+
+
 async def run_load(url: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     """Run bench/_load.py in its own process against `url`; its JSON result."""
+    if extra.get("client") == "wrk":
+        return await run_wrk(url, args)
     command = [sys.executable, str(HERE / "_load.py"), url, "--concurrency",
                str(args.concurrency), "--duration", str(args.duration), "--warmup", "1"]
     for key, value in extra.items():
@@ -84,22 +116,44 @@ async def measured(
     return result
 
 
-@asynccontextmanager
-async def bare_aiohttp() -> AsyncIterator[str]:
-    async def hello(request: web.Request) -> web.Response:
-        return web.json_response({"hello": "world"})
+BARE = """
+import asyncio, sys
+from aiohttp import web
 
+async def hello(request):
+    return web.json_response({"hello": "world"})
+
+async def main():
     app = web.Application()
     app.router.add_get("/hello", hello)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
+    print(runner.addresses[0][1], flush=True)
+    await asyncio.Event().wait()
+
+if sys.argv[1] == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
+"""
+
+
+@asynccontextmanager
+async def bare_aiohttp(loop: str = "asyncio") -> AsyncIterator[tuple[str, int]]:
+    """A bare aiohttp server in its own process, on asyncio's loop (what `web.run_app`
+    gives) or on uvloop: the URL and its pid."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", BARE, loop,
+                                                stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    port = int(await proc.stdout.readline())
     try:
-        yield f"http://127.0.0.1:{port}/hello"
+        yield f"http://127.0.0.1:{port}/hello", proc.pid
     finally:
-        await runner.cleanup()
+        proc.kill()
+        await proc.wait()
 
 
 def hello_app(root: Path, language: str) -> App:
@@ -135,8 +189,11 @@ def line(name: str, result: dict[str, Any], bare: dict[str, Any] | None) -> str:
 
 async def one_round(args: argparse.Namespace, client: str) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    async with bare_aiohttp() as url:
-        results["bare aiohttp"] = await measured(url, args, [], client)
+    async with bare_aiohttp() as (url, pid):
+        results["bare aiohttp"] = await measured(url, args, [pid], client)
+    if importlib.util.find_spec("uvloop") is not None:
+        async with bare_aiohttp("uvloop") as (url, pid):
+            results["bare aiohttp+uvloop"] = await measured(url, args, [pid], client)
     for language in ["python"] + (["node"] if shutil.which("node") else []):
         async with motia(language) as (url, runtime):
             pids = [w.pid for w in runtime.pool.workers if w.pid]
@@ -176,6 +233,8 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--wrk-connections", type=int, default=64,
+                        help="connections of the wrk client (-c)")
     parser.add_argument("--no-readme", dest="readme", action="store_false",
                         help="do not merge the figures into bench/README.md")
-    asyncio.run(main(parser.parse_args()))
+    run_loop(main(parser.parse_args()))

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _readme import update_rows  # the one table every bench merges into
 
 from motia.compiler.ir import App, Handler, Step
+from motia.runner._loop import run as run_loop
 from motia.runner.logs import Logger
 from motia.runner.state.memory import MemoryStore
 from motia.runner.workers.api import InvocationContext
@@ -290,7 +291,7 @@ def parse() -> argparse.Namespace:
 
 if __name__ == "__main__":
     ARGS = parse()
-    RESULTS = asyncio.run(run(ARGS))
+    RESULTS = run_loop(run(ARGS))
     report(RESULTS)
     if ARGS.readme:
         update_rows("workers", readme_rows(RESULTS))

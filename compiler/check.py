@@ -93,7 +93,8 @@ def _check_references(step: Step, topics: set[str], flows: set[str], problems: P
 
 
 #: paths the runner serves itself on the gateway's port, before any step's route
-RESERVED_PATHS = {"/healthz": "liveness probe", "/readyz": "readiness probe"}
+RESERVED_PATHS = {"/healthz": "liveness probe", "/readyz": "readiness probe",
+                  "/metrics": "Prometheus metrics endpoint"}
 
 
 def _check_route(step: Step, routes: dict[tuple[str, str], str], problems: Problems) -> None:

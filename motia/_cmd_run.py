@@ -51,8 +51,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", metavar="all|gateway|workers|cron",
                         help="which parts this replica runs (MOTIA_ROLE, default all)")
     parser.add_argument("--metrics-port",
-                        help="port of the ops server (/healthz, /readyz) for roles without "
-                             "HTTP; also serves them beside the gateway (MOTIA_METRICS_PORT)")
+                        help="port of the ops server (/healthz, /readyz, /metrics) for roles "
+                             "without HTTP; also serves them beside the gateway "
+                             "(MOTIA_METRICS_PORT)")
     parser.add_argument("--log-format", metavar="pretty|json", help="MOTIA_LOG_FORMAT")
     parser.add_argument("--max-body", help="largest request body, e.g. 2MB (MOTIA_MAX_BODY)")
     parser.add_argument("--eager", action="store_true", default=None,
@@ -76,7 +77,9 @@ def run_command(args: argparse.Namespace, *, dev: bool) -> int:
         "max_body", "eager", "metrics_port")}
     flags["dev"] = dev
     config = RunConfig.resolve(flags, adapters=app.adapters)
-    return asyncio.run(serve(app, config, source, refs=compiled.ref_files))
+    from motia.runner._loop import run as run_loop
+
+    return run_loop(serve(app, config, source, refs=compiled.ref_files))
 
 
 def project_source(project: str) -> Path:
@@ -181,6 +184,8 @@ def print_banner(runtime: Any, out: TextIO) -> None:
     probes = runtime.ops_url or (runtime.url if config.serves_http else None)
     if probes:
         lines.append(f"Health: {probes}/healthz   readiness: {probes}/readyz")
+        if runtime.metrics is not None:
+            lines.append(f"Metrics: {probes}/metrics")
     lines.append("Press Ctrl+C to stop.")
     out.write("\n".join(lines) + "\n")
     out.flush()

@@ -15,6 +15,7 @@ under all of them at once.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import inspect
@@ -40,10 +41,11 @@ from motia.runner.delivery.log import DeliveryLog
 from motia.runner.delivery.pipeline import DeliveryServices
 from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
+from motia.runner.metrics import Metrics
 from motia.runner.state.base import DeadLetter, StateStore
 from motia.runner.topics import TopicSchemas, summary
 from motia.runner.tracing import TraceStore
-from motia.runner.workers.api import Emit, InvocationContext, InvocationResult
+from motia.runner.workers.api import Emit, InvocationContext, InvocationResult, new_span_id
 
 Closer = Callable[[float], Awaitable[None]]
 
@@ -87,6 +89,10 @@ class Runtime:
         self.hooks = FastHookSet(self.traces, self.logs, *hooks)
         self.logger = logger or Logger(self.hooks, fmt=self.config.log_format, stream=stream)
         self.hooks.add(DeliveryLog(self.logger))
+        self.metrics: Metrics | None = None
+        if self.config.metrics:
+            self.metrics = Metrics()
+            self.hooks.add(self.metrics)
         #: events each flow-control rule holds back now (the Workbench and /api/flow)
         self.flow_waiting = FlowWaiting()
         #: publishes flow_waiting to the store; its `app_wide()` counts every replica's
@@ -149,6 +155,7 @@ class Runtime:
 
         config = self.config
         self._push("logging bridge", _sync_closer(bridge_stdlib_logging(self.logger)))
+        self._start_traces()
         if config.metrics_port is not None:
             await self._start_ops(config.metrics_port)
         self.store = create_store(config.state, namespace=self.app.name, url=config.state_url,
@@ -158,7 +165,7 @@ class Runtime:
         leases = LeaseKeeper(self.store)
         self._push("leases", _ignore_grace(leases.close))
         self.delivery = DeliveryServices(invoker=self, store=self.store, leases=leases,
-                                         logger=self.logger)
+                                         logger=self.logger, hooks=self.hooks)
         if any(step.flow_control for step in self.app.steps):
             self.flow_gauge = WaitingGauge(self.store, self.flow_waiting)
             self.flow_gauge.start()
@@ -169,6 +176,8 @@ class Runtime:
                               url=config.amqp_url)
         await self.bus.open()
         self._push("event bus", self._close_bus)
+        if self.metrics is not None:
+            self.metrics.watch_queues(self.bus.depths)
         await self._start_pool()
         await self._start_ticks()
         await self.bus.start(self._consumers() if config.consumes else {})
@@ -177,6 +186,24 @@ class Runtime:
             await self._start_scheduler()
         if config.serves_http:
             await self._start_http()
+
+    def _start_traces(self) -> None:
+        """OpenTelemetry export when OTEL_* asks for it (runner/otel.py), closed last so
+        the spans of the drain are flushed too."""
+        from motia.runner.otel import trace_hooks
+
+        spans = trace_hooks(lambda: self.app, self.config.role)
+        if spans is None:
+            return
+        spans.set_bus(self.config.events)
+        self.hooks.add(spans)
+
+        async def close(grace: float) -> None:
+            del grace  # the exporter's own timeout (OTEL_EXPORTER_OTLP_TIMEOUT) bounds it
+            self.hooks.remove(spans)
+            await asyncio.to_thread(spans.close)
+
+        self._push("traces", close)
 
     async def _start_pool(self) -> None:
         from motia.runner.workers.pool import WorkerPool
@@ -236,7 +263,7 @@ class Runtime:
         assert self.delivery is not None
         self.gateway = Gateway(self, self.app, self.config, self.logger,
                                answers=ApiAnswers(self.delivery.store, self.delivery.leases),
-                               add_routes=self._add_routes)
+                               add_routes=self._add_routes, hooks=self.hooks)
         self._runner = web.AppRunner(self.gateway.application(), access_log=None,
                                      shutdown_timeout=self.config.grace)
         await self._runner.setup()
@@ -354,7 +381,7 @@ class Runtime:
         topics = self.topics  # the pool checked each emit against these (same plan)
         events = [Event(topic=e.topic, data=e.data, trace_id=ctx.trace_id, source=step.name,
                         event_id=e.id or emitted_id(ctx.event_id, step.name, n),
-                        validated_by=topics,
+                        validated_by=topics, span_id=new_span_id(), parent_span=ctx.span_id,
                         delayed_until=None if e.delay is None else time.time() + e.delay)
                   for n, e in enumerate(emits)]
         if events:
@@ -376,7 +403,7 @@ class Runtime:
                 errors,
             )
         event = Event(topic=topic, data=data, trace_id=trace_id or new_id(),
-                      validated_by=self.topics,
+                      validated_by=self.topics, span_id=new_span_id(),
                       delayed_until=None if not delay else time.time() + delay)
         assert self.bus is not None
         await self.bus.publish([event])

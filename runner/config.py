@@ -36,6 +36,7 @@ ENV_VARS: dict[str, str] = {
     "grace": "MOTIA_GRACE",
     "token": "MOTIA_WORKBENCH_TOKEN",
     "metrics_port": "MOTIA_METRICS_PORT",
+    "metrics": "MOTIA_METRICS",
 }
 
 
@@ -62,6 +63,8 @@ class RunConfig:
     #: the ops server's port (/healthz, /readyz): how roles without HTTP are probed; on
     #: roles with HTTP the same routes are also on the gateway's port. 0 picks a free port.
     metrics_port: int | None = None
+    #: Prometheus metrics on `/metrics` (MOTIA_METRICS=0 turns them off)
+    metrics: bool = True
 
     def __post_init__(self) -> None:
         _choice("--events", self.events, EVENT_KINDS)
@@ -169,7 +172,7 @@ def _parse(name: str, raw: Any, source: str) -> Any:
             return float(raw)
         except (TypeError, ValueError):
             raise UsageError(f"{source}={raw!r}: expected a number of seconds") from None
-    if name in ("eager", "dev", "check_responses"):
+    if name in ("eager", "dev", "check_responses", "metrics"):
         return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
     return raw
 

@@ -28,6 +28,7 @@ from motia.errors import (
     MotiaError,
 )
 from motia.runner import _json_input as json_input
+from motia.runner import traceparent
 from motia.runner._cors import CorsPolicy
 from motia.runner._http_errors import (
     TRACE_ID_KEY,
@@ -45,9 +46,10 @@ from motia.runner._validation import coerce_query, violations
 from motia.runner.bus.base import new_id
 from motia.runner.config import RunConfig
 from motia.runner.delivery.base import Invoker
+from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger, LogRecord
 from motia.runner.workers._protocol import wire_bytes
-from motia.runner.workers.api import InvocationContext, InvocationResult
+from motia.runner.workers.api import InvocationContext, InvocationResult, new_span_id
 
 if TYPE_CHECKING:
     from motia.runner.delivery.answers import ApiAnswers
@@ -58,21 +60,25 @@ Wrap = Callable[[Any], Any]
 AddRoutes = Callable[[web.Application, Wrap, Wrap], None]
 
 TRACE_HEADER = "x-trace-id"
+#: the route template a request matched ("" when none did), for the after_request hook
+ROUTE_KEY = web.RequestKey("motia_route", str)
 #: failures whose message is for the log only under `motia run` (it names files, shows
 #: code or data): the client gets the step and the error id
 _HIDDEN = (HandlerError, HandlerLoadError)
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class Gateway:
     """Serves the API steps of `app` through `invoker`; `swap(app)` replaces the routes in
     place. `answers` keeps idempotent steps' first answers; `add_routes` adds the admin
-    API, the Workbench, the probes and the streams."""
+    API, the Workbench, the probes and the streams. `hooks.after_request` hears of every
+    answer to a step's route (metrics and traces subscribe)."""
 
     def __init__(self, invoker: Invoker, app: App, config: RunConfig, logger: Logger, *,
-                 answers: ApiAnswers | None = None, add_routes: AddRoutes | None = None) -> None:
+                 answers: ApiAnswers | None = None, add_routes: AddRoutes | None = None,
+                 hooks: Hooks | None = None) -> None:
         self.invoker = invoker
+        self.hooks = hooks or Hooks()
         self.config = config
         self.logger = logger
         self.answers = answers
@@ -112,10 +118,23 @@ class Gateway:
     # --- one request ----------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """One request to a step's route: answered by `_handle`, then its span ids are
+        returned in `traceparent` and `after_request` is told."""
+        start, started = time.time(), time.perf_counter()
+        trace_id, parent = incoming_trace(request.headers)
+        span_id = new_span_id()
+        request[TRACE_ID_KEY] = trace_id
+        response = await self._handle(request, trace_id, span_id, started)
+        header = traceparent.format(trace_id, span_id)
+        if header is not None:
+            response.headers[traceparent.HEADER] = header
+        self.hooks.after_request(request.method, request.get(ROUTE_KEY, ""), response.status,
+                                 start, time.perf_counter() - started, trace_id, span_id, parent)
+        return response
+
+    async def _handle(self, request: web.Request, trace_id: str, span_id: str,
+                      started: float) -> web.StreamResponse:
         try:
-            started = time.perf_counter()
-            trace_id = incoming_trace_id(request.headers)
-            request[TRACE_ID_KEY] = trace_id
             try:
                 match = self.routes.match(request.method, request.path)
             except NoRoute:
@@ -126,8 +145,9 @@ class Gateway:
                 message = f"{request.method} is not allowed on {request.path}; allowed: {allow}"
                 return self._fail(request, 405, "MethodNotAllowed", message, trace_id,
                                   headers={"Allow": allow})
-            ctx = InvocationContext(trace_id=trace_id, event_id=new_id())
             route = match.route
+            request[ROUTE_KEY] = route.step.path or ""
+            ctx = InvocationContext(trace_id=trace_id, event_id=new_id(), parent_span=span_id)
             payload = await self._payload(request, match, trace_id)
             if isinstance(payload, web.Response):
                 return payload  # a 400 or 413, logged where it was decided
@@ -180,7 +200,9 @@ class Gateway:
             return response_dict(await self._run(request, route, payload, ctx, chain[1:]))
 
         try:
-            result = await self.invoker.invoke(step, payload, replace(ctx, next=next_))
+            # its own span (a sibling of the step's under the request's), not the step's id
+            result = await self.invoker.invoke(step, payload,
+                                               replace(ctx, next=next_, span_id=new_span_id()))
         except InvocationError as exc:
             return self._invocation_failed(request, step, exc, ctx)
         try:
@@ -332,17 +354,16 @@ class Gateway:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def incoming_trace_id(headers: Any) -> str:
-    """The W3C `traceparent` trace-id, else a sane `x-trace-id`, else a new id."""
-    parent = headers.get("traceparent")
-    if parent:
-        found = _TRACEPARENT.match(parent.strip().lower())
-        if found and found.group(1) != "0" * 32:
-            return found.group(1)
+def incoming_trace(headers: Any) -> tuple[str, str | None]:
+    """(trace id, caller's span id): the W3C `traceparent`'s, else a sane `x-trace-id`
+    (no parent), else a new trace id."""
+    parent = traceparent.parse(headers.get(traceparent.HEADER))
+    if parent is not None:
+        return parent
     given = headers.get(TRACE_HEADER)
     if given and _TRACE_ID.match(given.strip()):
-        return str(given.strip())
-    return new_id()
+        return str(given.strip()), None
+    return new_id(), None
 
 
 _JSON_START = (b"{", b"[")

@@ -36,7 +36,10 @@ class Hooks:
 
     def after_state_op(self, step: str, ctx: InvocationContext, op: str, args: list[Any]) -> None: ...
 
-    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str) -> None: ...
+    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str,
+                              error_type: str) -> None:
+        """A failed attempt will be retried in `delay` s; `error` is its message and
+        `error_type` its class (`ValueError`, `TimeoutError`...), a bounded label."""
 
     def after_skip(self, step: str, ctx: InvocationContext, reason: str) -> None:
         """A delivery ran no handler on purpose (an idempotent step's duplicate event id)."""
@@ -46,6 +49,20 @@ class Hooks:
         by another copy, a store outage, flow control)."""
 
     def after_dead_letter(self, letter: DeadLetter) -> None: ...
+
+    def after_request(self, method: str, route: str, status: int, start: float,
+                      duration: float, trace_id: str, span_id: str,
+                      parent_span: str | None) -> None:
+        """The gateway answered one request to a step's route: `route` is the path
+        *template* (`/orders/{id}`, "" when no route matched), `start` the wall-clock time
+        it arrived, `span_id` the request's span and `parent_span` the caller's, from its
+        `traceparent` (None without one)."""
+
+    def after_deliver(self, step: str, event: Event, span_id: str, start: float,
+                      duration: float, outcome: str) -> None:
+        """One delivery of `event` to `step` ended: `outcome` is "ok", or the class of what
+        ended it ("Defer", "Skip", "Reject", "HandlerError"...). `span_id` is the
+        delivery's span, the parent of the invocation it ran."""
 
     def after_replay(self, letter: DeadLetter, event: Event) -> None:
         """A dead letter was sent back to its step as `event` (a new first attempt)."""
@@ -111,6 +128,12 @@ class HookSet(Hooks):
 
     def after_defer(self, *a: Any) -> None:
         self._call("after_defer", *a)
+
+    def after_request(self, *a: Any) -> None:
+        self._call("after_request", *a)
+
+    def after_deliver(self, *a: Any) -> None:
+        self._call("after_deliver", *a)
 
     def after_delay_fired(self, *a: Any) -> None:
         self._call("after_delay_fired", *a)

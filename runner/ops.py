@@ -3,7 +3,8 @@
 `/healthz` (alive) and `/readyz` (ready for work; see runner/health.py) answer on the
 gateway's port for the `all` and `gateway` roles, and on the ops server for any role
 started with `--metrics-port` (MOTIA_METRICS_PORT): the only HTTP a `workers` or `cron`
-replica has. Further ops routes (metrics) are one more entry in `ops_routes`.
+replica has. `/metrics` (runner/metrics.py, Prometheus text) is served beside them
+unless metrics are turned off (MOTIA_METRICS=0).
 
 They are outside the Workbench token on purpose: a load balancer's or kubelet's probe
 cannot send one, and the answers reveal nothing secret (service kinds, the lifecycle
@@ -20,6 +21,7 @@ from aiohttp import web
 from motia.errors import AdapterUnavailable
 from motia.runner import health
 from motia.runner._http_errors import dumps, error_middleware
+from motia.runner.metrics import CONTENT_TYPE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -35,7 +37,18 @@ def ops_routes(target: health.Probed) -> list[tuple[str, str, Handler]]:
         ready, report = await health.readiness(target)
         return _json(report, 200 if ready else 503)
 
-    return [("GET", "/healthz", healthz), ("GET", "/readyz", readyz)]
+    routes: list[tuple[str, str, Handler]] = [("GET", "/healthz", healthz),
+                                              ("GET", "/readyz", readyz)]
+    metrics = getattr(target, "metrics", None)
+    if metrics is not None:
+        async def metrics_text(request: web.Request) -> web.Response:
+            body = await metrics.render()
+            response = web.Response(body=body, headers=_NO_STORE)
+            response.headers["Content-Type"] = CONTENT_TYPE
+            return response
+
+        routes.append(("GET", "/metrics", metrics_text))
+    return routes
 
 
 def add_ops_routes(app: web.Application, target: health.Probed,

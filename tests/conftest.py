@@ -12,8 +12,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from motia.runner._loop import loop_factory, loop_name
 
 REPO = Path(__file__).resolve().parent.parent
 AMQP_URL = os.environ.get("MOTIA_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -44,6 +47,12 @@ def require_service(name: str) -> None:
     if os.environ.get("MOTIA_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} and MOTIA_REQUIRE_SERVICES=1", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """The loop `motia run` uses (uvloop when installed; MOTIA_LOOP=asyncio|uvloop picks):
+    the suite runs on the loop the product ships with."""
+    return {loop_name(): loop_factory()}
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 Everything an app declares is named `motia.<app>` (its topic exchange) or
 `motia.<app>.<step>[...]` (queues), so several apps share one broker without clashing.
 An event travels as a persistent message whose body is the event's data as JSON and
-whose headers carry the rest of the envelope (ids, attempt, first failure, source, time).
+whose headers carry the rest of the envelope (ids, attempt, first failure, source, time,
+and the W3C `traceparent` of the publish that sent it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from motia.compiler.ir import Step
+from motia.runner import traceparent
 from motia.runner.bus.base import Event
 
 CONTENT_TYPE = "application/json"
@@ -70,6 +72,9 @@ def encode(event: Event) -> aio_pika.Message:
         headers["first_failure"] = repr(event.first_failure)
     if event.source is not None:
         headers["source"] = event.source
+    parent = traceparent.format(event.trace_id, event.span_id)
+    if parent is not None:
+        headers[traceparent.HEADER] = parent
     if event.delayed_until is not None:
         headers["delayed_until"] = repr(event.delayed_until)
     if event.seqs:
@@ -93,6 +98,7 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
     try:
         first_failure = headers.get("first_failure")
         source = headers.get("source")
+        parent = traceparent.parse(_text(headers.get(traceparent.HEADER) or ""))
         delayed_until = headers.get("delayed_until")
         seqs = headers.get("seqs")
         event = Event(
@@ -104,6 +110,7 @@ def decode_parts(body: bytes, headers: Mapping[str, Any], routing_key: str) -> E
             first_failure=None if first_failure is None else float(_text(first_failure)),
             source=None if source is None else _text(source),
             time=float(_text(headers.get("time", "0"))),
+            span_id=None if parent is None else parent[1],
             delayed_until=None if delayed_until is None else float(_text(delayed_until)),
             seqs=None if seqs is None else _seqs(json.loads(_text(seqs))),
         )

@@ -52,3 +52,8 @@ class RecentPublishes:
         self._resent[queue] = now
         horizon = now - self.window
         return [event for at, event in self._events if at >= horizon and event.topic in topics]
+
+    def since(self, at: float, topics: Collection[str]) -> list[Event]:
+        """The events of `topics` published at or after monotonic time `at` (those sent
+        while a deleted queue was being declared again: no queue of theirs held them)."""
+        return [event for t, event in self._events if t >= at and event.topic in topics]

@@ -64,6 +64,11 @@ class Event:
     first_failure: float | None = None
     source: str | None = None  # the emitting step, None for `motia emit`
     time: float = field(default_factory=time.time)
+    #: the W3C span id of the publish that sent this event (the parent-id of the
+    #: `traceparent` it travels with); None for `motia emit`, a cron tick, a replay
+    span_id: str | None = None
+    #: the span of the invocation that emitted it (the publish span's parent); local only
+    parent_span: str | None = field(default=None, compare=False, repr=False)
     #: when a delayed emit (`"delay"`) is due, epoch seconds; None for one published at once.
     #: Kept after it fired, so traces and handlers' logs can tell it was delayed.
     delayed_until: float | None = None
@@ -84,6 +89,7 @@ class Event:
             "first_failure": self.first_failure,
             "source": self.source,
             "time": self.time,
+            "span_id": self.span_id,
             "delayed_until": self.delayed_until,
             "seqs": None if self.seqs is None else dict(self.seqs),
         }
@@ -122,6 +128,12 @@ class EventBus(ABC):
     async def ping(self) -> None:
         """Check that the broker is reachable now (the readiness probe asks); raise
         AdapterUnavailable naming it and the fix when not. The memory bus always is."""
+
+    async def depths(self) -> dict[str, int]:
+        """Events waiting in each step's queue now (step name -> count), for the
+        `motia_queue_depth` gauge; steps the backend cannot count right now are left
+        out. The base has no queues to count."""
+        return {}
 
     async def start(self, consumers: Mapping[str, Consumer]) -> None:
         """Begin delivering to `consumers` (step name -> consumer). `{}` publishes only."""

@@ -67,6 +67,10 @@ class MemoryBus(EventBus):
         }
         self._opened = True
 
+    async def depths(self) -> dict[str, int]:
+        """Queued and waiting for a retry timer, per step (in flight is not waiting)."""
+        return {name: len(lane.queue) + len(lane.timers) for name, lane in self._lanes.items()}
+
     # --- primitives -----------------------------------------------------------------------
 
     async def _publish(self, events: list[Event]) -> None:

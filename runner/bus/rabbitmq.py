@@ -156,6 +156,28 @@ class RabbitMQBus(QueueRepair, EventBus):
                 f"({self._lost_because or 'connecting'}); reconnecting by itself every "
                 f"{self.reconnect_interval:g} s: check the broker is up")
 
+    async def depths(self) -> dict[str, int]:
+        """Ready messages in each step queue, from passive declares on a channel of their
+        own (a missing queue closes the channel it is asked on, never the publisher's)."""
+        connection = self._connection
+        if self._closed or connection is None or connection.is_closed:
+            return {}
+        counts: dict[str, int] = {}
+        try:
+            channel = await connection.channel(publisher_confirms=False)
+        except (AMQPError, OSError, RuntimeError):
+            return counts
+        try:
+            for step in self.event_steps():
+                queue = await channel.declare_queue(
+                    _amqp.queue_name(self.app.name, step.name), passive=True)
+                counts[step.name] = int(queue.declaration_result.message_count or 0)
+        except (AMQPError, OSError, RuntimeError):
+            pass  # what was counted before the failure is still true
+        finally:
+            await _quietly(channel.close())
+        return counts
+
     async def _close(self, grace: float) -> None:
         if self._closing or self._closed:
             return
@@ -304,9 +326,12 @@ class RabbitMQBus(QueueRepair, EventBus):
                      redact(self.url))
         self._redeclare_soon()
 
+    def _stopping(self) -> bool:
+        return self._closing or self._closed
+
     def _soon(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` in the background (close() waits for it like a delivery)."""
-        if self._closing or self._closed:
+        if self._stopping():
             work.close()
             return
         task = asyncio.get_running_loop().create_task(work)

@@ -22,7 +22,8 @@ class DeliveryLog(Hooks):
     def __init__(self, logger: Logger) -> None:
         self.logger = logger
 
-    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str) -> None:
+    def after_retry_scheduled(self, step: str, event: Event, delay: float, error: str,
+                              error_type: str) -> None:
         what = "attempt" if event.topic else "cron tick attempt"
         self.logger.warn(f"{what} {event.attempt - 1} failed ({error}); retry in {delay:g}s",
                          step=step, trace_id=event.trace_id, event_id=event.event_id)

@@ -19,8 +19,9 @@ and take per-key locks or slots in the shared store through `services.leases`.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from motia.compiler.ir import App, Step
 from motia.runner.bus.base import Consumer, Event
@@ -33,10 +34,11 @@ from motia.runner.delivery.idempotency import Idempotency
 from motia.runner.delivery.invoke import Invoke
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.validate import ValidateData
+from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import StateStore
 from motia.runner.topics import TopicSchemas
-from motia.runner.workers.api import InvocationContext
+from motia.runner.workers.api import InvocationContext, new_span_id
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class DeliveryServices:
     store: StateStore
     leases: LeaseKeeper
     logger: Logger
+    #: told of every delivery's end (`after_deliver`): metrics and traces observe it
+    hooks: Hooks = field(default_factory=Hooks)
 
 
 def middlewares_for(app: App, step: Step, services: DeliveryServices) -> list[Middleware]:
@@ -102,16 +106,31 @@ class StepConsumer:
         self._step: Step | None = None
         self._pipeline: Pipeline | None = None
 
-    def __call__(self, event: Event) -> Awaitable[None]:
+    async def __call__(self, event: Event) -> None:
         app = self._plan()
         if app is not self._app:  # first delivery, or `motia dev` swapped the plan
             self._step = app.step(self.name)
             self._pipeline = pipeline_for(app, self._step, self._services)
             self._app = app
         assert self._step is not None and self._pipeline is not None
+        span_id = new_span_id()  # the delivery's span: the invocation's parent
         ctx = InvocationContext(trace_id=event.trace_id, event_id=event.event_id,
-                                attempt=event.attempt, topic=event.topic)
-        return self._pipeline(Delivery(self._step, event, ctx))
+                                attempt=event.attempt, topic=event.topic, parent_span=span_id)
+        start, started = time.time(), time.perf_counter()
+        outcome = "ok"
+        try:
+            await self._pipeline(Delivery(self._step, event, ctx))
+        except BaseException as exc:
+            outcome = _outcome(exc)
+            raise
+        finally:
+            self._services.hooks.after_deliver(self.name, event, span_id, start,
+                                               time.perf_counter() - started, outcome)
+
+
+def _outcome(exc: BaseException) -> str:
+    """How a delivery that raised ended, as a bounded label: the outcome's or error's class."""
+    return getattr(exc, "type", None) or type(exc).__name__
 
 
 def event_consumers(plan: Callable[[], App], services: DeliveryServices) -> dict[str, Consumer]:

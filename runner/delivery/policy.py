@@ -63,7 +63,8 @@ class DeliveryPolicy:
             retry = replace(event, attempt=event.attempt + 1,
                             first_failure=event.first_failure or time.time())
             await self.requeue(step, retry, delay)
-            self.hooks.after_retry_scheduled(step.name, retry, delay, str(exc))
+            self.hooks.after_retry_scheduled(step.name, retry, delay, str(exc),
+                                             error_type(exc))
         else:
             await self.dead_letter(step, event, error_record(exc), attempts=event.attempt)
 
@@ -94,6 +95,11 @@ class DeliveryPolicy:
 def context_of(event: Event) -> InvocationContext:
     return InvocationContext(trace_id=event.trace_id, event_id=event.event_id,
                              attempt=event.attempt, topic=event.topic or None)
+
+
+def error_type(exc: BaseException) -> str:
+    """The class name of what failed an attempt (the handler's own for a handler error)."""
+    return exc.type if isinstance(exc, InvocationError) else type(exc).__name__
 
 
 def error_record(exc: BaseException) -> dict[str, Any]:

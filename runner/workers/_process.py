@@ -33,6 +33,7 @@ from motia.runner.workers._pipes import Pipes, describe
 from motia.runner.workers.api import Emit, InvocationContext
 
 if TYPE_CHECKING:
+    from motia.runner.workers._forkserver import ForkServer
     from motia.runner.workers._supervisor import Supervisor
 
 _log = logging.getLogger("motia.workers")
@@ -89,18 +90,24 @@ class WorkerProcess(HandlerCalls, asyncio.BufferedProtocol):
     # --- start and stop ---------------------------------------------------------------------
 
     async def start(
-        self, command: list[str], env: dict[str, str], cwd: str, timeout: float
+        self, command: list[str], env: dict[str, str], cwd: str, timeout: float,
+        forkserver: ForkServer | None = None,
     ) -> None:
-        """Spawn the process and wait for `ready`; HandlerLoadError if it never gets there."""
+        """Spawn the process (or, given a fork server, fork it from there: `command` is then
+        the Python worker's, whose last argument is its config) and wait for `ready`;
+        HandlerLoadError if it never gets there."""
         ours, theirs = socket.socketpair()
         try:
             await self.loop.create_unix_connection(lambda: self, sock=ours)
             self.send_topics()  # read by the worker before any invocation
-            env = {**env, p.WORKER_FD_ENV: str(theirs.fileno())}
-            await self.loop.subprocess_exec(
-                lambda: Pipes(self), *command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, pass_fds=(theirs.fileno(),), env=env, cwd=cwd,
-                start_new_session=True)  # Ctrl-C on the terminal is the host's, not the workers'
+            if forkserver is not None:
+                await forkserver.spawn(Pipes(self), command[-1], env, cwd, theirs)
+            else:
+                await self.loop.subprocess_exec(
+                    lambda: Pipes(self), *command, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(theirs.fileno(),),
+                    env={**env, p.WORKER_FD_ENV: str(theirs.fileno())}, cwd=cwd,
+                    start_new_session=True)  # Ctrl-C on the terminal is the host's
         except BaseException as exc:
             self._never_started(ours)
             if isinstance(exc, OSError):

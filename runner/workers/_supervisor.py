@@ -159,8 +159,10 @@ class Supervisor:
     async def _start(self, worker: WorkerProcess) -> None:
         try:
             command = worker_command(self.pool.app, self.step, self.pool.node)
+            python = self.step.handler is not None and self.step.handler.language == "python"
             await worker.start(command, worker_env(self.step), self.pool.app.root,
-                               self.pool.startup_timeout)
+                               self.pool.startup_timeout,
+                               self.pool.forkserver if python else None)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, callers must not hang
             error = exc if isinstance(exc, HandlerLoadError) else HandlerLoadError(
                 self.step.name, f"cannot start a worker: {type(exc).__name__}: {exc}",

@@ -13,6 +13,7 @@ Payload by step type:
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,14 +22,28 @@ if TYPE_CHECKING:
     from motia.compiler.ir import Step
 
 
+_bits = random.getrandbits  # a span id needs uniqueness, not secrecy: half urandom's cost
+
+
+def new_span_id() -> str:
+    """A random 64-bit W3C span id as 16 hex digits (never all zeros, which W3C forbids)."""
+    return "%016x" % (_bits(64) or 1)
+
+
 @dataclass(frozen=True)
 class InvocationContext:
-    """The ids a handler sees as ctx.trace_id, ctx.event_id, ctx.attempt, ctx.topic."""
+    """The ids a handler sees as ctx.trace_id, ctx.event_id, ctx.attempt, ctx.topic.
+
+    `span_id` names this invocation in a trace and `parent_span` what caused it (the HTTP
+    request, the delivery of an event; None for a cron tick): the W3C ids OpenTelemetry
+    exports and `traceparent` carries, chosen here so every process agrees on them."""
 
     trace_id: str
     event_id: str
     attempt: int = 1
     topic: str | None = None
+    span_id: str = field(default_factory=new_span_id, compare=False)
+    parent_span: str | None = field(default=None, compare=False)
     #: a middleware's `next()`: runs the rest of the chain, returns the response as
     #: {"status", "body", "headers"} (None: not a middleware invocation)
     next: Callable[[], Awaitable[dict[str, Any]]] | None = field(

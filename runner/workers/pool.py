@@ -30,6 +30,7 @@ from motia.runner.hooks import Hooks
 from motia.runner.logs import Logger
 from motia.runner.state.base import StateStore
 from motia.runner.workers._emits import EmitValidator
+from motia.runner.workers._forkserver import ForkServer, python_start_mode
 from motia.runner.workers._pipes import rss_of
 from motia.runner.workers._process import WorkerProcess
 from motia.runner.workers._supervisor import Retired, Supervisor
@@ -67,6 +68,8 @@ class WorkerPool:
         #: answers ctx.streams.* (runner/streams/hub.py); None when the app has no streams
         self.streams = streams
         self.validator = EmitValidator(app)
+        #: Python workers fork from here (zygote.py); None: each is a fresh interpreter
+        self.forkserver = ForkServer() if python_start_mode() == "fork" else None
         self.closing = False
         #: every worker process not yet gone, across current and retired supervisors
         self.workers: set[WorkerProcess] = set()
@@ -148,6 +151,8 @@ class WorkerPool:
                     worker.kill(f"was killed: it did not stop within the {grace:g} s grace period")
             if late:
                 await asyncio.wait(late, timeout=5.0)
+        if self.forkserver is not None:
+            await self.forkserver.close()
 
     def stats(self) -> dict[str, Any]:
         """Per step: pids, in-flight and queued invocations, restarts, last exit reason, RSS."""

@@ -31,6 +31,7 @@ from typing import Any
 
 from motia._response import Response
 from motia.errors import AdapterUnavailable, EmitError, MotiaError, StateError, StreamError
+from motia.runner._loop import run as run_loop
 from motia.runner._validation_fast import Check, compile_check
 from motia.runner.workers import _protocol as p
 from motia.runner.workers._pyawait import forgotten
@@ -436,14 +437,21 @@ def main(argv: list[str]) -> int:
         sock.sendall(p.frame({"type": p.FATAL, "error": error}))
         sock.close()
         return p.EXIT_LOAD_FAILED
-    return asyncio.run(_serve(config, fn, sock))
+    return run_loop(_serve(config, fn, sock))
 
 
-if __name__ == "__main__":
+def run(argv: list[str]) -> int:
+    """main(), with a handler's sys.exit() turned into the exit code and stdio flushed;
+    the caller ends the process with os._exit (handler threads still stuck at this point
+    must not keep it alive). Shared with the fork server's children (zygote.py)."""
     try:
-        code = main(sys.argv[1:])
+        code = main(argv)
     except SystemExit as exit_:  # a handler called sys.exit(): the host sees the exit code
         code = exit_.code if isinstance(exit_.code, int) else 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)  # handler threads still stuck at this point must not keep us alive
+    return code
+
+
+if __name__ == "__main__":
+    os._exit(run(sys.argv[1:]))

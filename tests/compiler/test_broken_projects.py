@@ -151,6 +151,13 @@ CASES = [
         ["pick another path, e.g. /status"],
     ),
     Case(
+        "a path the metrics endpoint takes",
+        edit("path: /orders", "path: /metrics"),
+        ["motia.yaml:17:11: path /metrics is taken by the Prometheus metrics endpoint that "
+         "every replica answers; a step cannot serve it"],
+        ["pick another path, e.g. /status"],
+    ),
+    Case(
         "bad path parameter",
         edit("path: /orders", "path: /orders/{order-id}"),
         ["motia.yaml:17:11: invalid path parameter name 'order-id' in '/orders/{order-id}'"],

@@ -67,15 +67,21 @@ def free_port() -> int:
 
 
 def child_pids(pid: int) -> dict[int, str]:
-    """The direct children of `pid` (a replica's workers) -> their command lines."""
-    out = subprocess.run(["ps", "-ww", "--ppid", str(pid), "-o", "pid=,args="],
+    """The descendants of `pid` (a replica's workers, and the fork server they are forked
+    from) -> their command lines."""
+    out = subprocess.run(["ps", "-ww", "-e", "-o", "pid=,ppid=,args="],
                          capture_output=True, text=True, check=False).stdout
-    children = {}
+    parents, args = {}, {}
     for line in out.splitlines():
-        head, _, args = line.strip().partition(" ")
-        if head.isdigit():
-            children[int(head)] = args
-    return children
+        fields = line.split(None, 2)
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            parents[int(fields[0])] = int(fields[1])
+            args[int(fields[0])] = fields[2] if len(fields) > 2 else ""
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {p: args[p] for p in sorted(found)}
 
 
 def alive(pid: int) -> bool:
@@ -92,7 +98,8 @@ class Replica:
 
     def __init__(self, project: Project, name: str, *, role: str = "all", state: str = "redis",
                  amqp_url: str = AMQP_URL, eager: bool = True,
-                 state_url: str | None = None) -> None:
+                 state_url: str | None = None, metrics: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.project = project
         self.name = name
         self.role = role
@@ -101,6 +108,9 @@ class Replica:
         self.amqp_url = amqp_url
         self.eager = eager
         self.port = free_port()
+        #: the ops server's port (`--metrics-port`), when asked for
+        self.ops_port = free_port() if metrics else None
+        self.env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.terminated = False
@@ -109,6 +119,10 @@ class Replica:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str | None:
+        return None if self.ops_port is None else f"http://127.0.0.1:{self.ops_port}"
 
     @property
     def pid(self) -> int:
@@ -124,6 +138,8 @@ class Replica:
                "--events", "rabbitmq", "--amqp-url", self.amqp_url,
                "--state", self.state, "--state-url", self.state_url,
                "--port", str(self.port), "--role", self.role]
+        if self.ops_port is not None:
+            cmd += ["--metrics-port", str(self.ops_port)]
         return cmd + (["--eager"] if self.eager else [])
 
     def _log(self, stream: str) -> Path:
@@ -144,7 +160,7 @@ class Replica:
         self.starts += 1
         self.terminated = False
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOTIA_")}
-        env.update(MOTIA_GRACE=str(GRACE), PYTHONUNBUFFERED="1")
+        env.update(MOTIA_GRACE=str(GRACE), PYTHONUNBUFFERED="1", **self.env)
         with open(self._log("out"), "wb") as out, open(self._log("err"), "wb") as err:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err, env=env,
                                          cwd=self.project.root, start_new_session=True)

@@ -47,7 +47,8 @@ def steps_running(replica: Replica) -> list[str]:
 
     names = []
     for args in child_pids(replica.pid).values():
-        names.append(args.split('"step":"', 1)[1].split('"', 1)[0])
+        if '"step":"' in args:  # not the fork server the Python workers are forked from
+            names.append(args.split('"step":"', 1)[1].split('"', 1)[0])
     return sorted(names)
 
 

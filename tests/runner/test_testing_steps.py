@@ -178,7 +178,7 @@ async def test_retries_and_timeout_are_overridable(project: Path) -> None:
 
 
 VALID = ("project, retries, timeout, events, state, amqp_url, state_url, host, role, "
-         "log_format, max_body, grace, eager, dev, check_responses, token, metrics_port, hooks")
+         "log_format, max_body, grace, eager, dev, check_responses, token, metrics_port, metrics, hooks")
 
 
 def test_the_valid_options_are_the_run_options_but_the_port() -> None:

@@ -89,6 +89,49 @@ async def test_a_deleted_step_queue_loses_nothing_published_around_it(
     assert (queue, "orders") in await _bindings(app)
 
 
+async def test_a_deleted_queue_gets_its_consumer_back_when_aio_pikas_recovery_does_not(
+    buses: list[RabbitMQBus], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a consuming bus whose client library never restores a cancelled consumer by
+    # itself (as aio-pika's silent recovery can fail on a loaded machine), with short
+    # repair delays
+    from aio_pika.robust_channel import RobustChannel
+
+    from motia.runner.bus import _rabbit_repair
+
+    async def never(self: RobustChannel, channel: object) -> bool:
+        return False
+
+    monkeypatch.setattr(RobustChannel, "_restore_missing_consumers", never)
+    monkeypatch.setattr(_rabbit_repair, "REATTACH_NUDGE", 0.3)
+    monkeypatch.setattr(_rabbit_repair, "REATTACH_REOPEN", 1.0)
+    app = make_app(event_step("a", "orders"))
+    rec = Recorder()
+    bus = await _open(buses, app)
+    await bus.start(rec.consumers("a"))
+    await bus.publish([event("orders", {"i": "before"})])
+    await eventually(lambda: len(rec.finished) == 1)
+    # When its queue is deleted and events are published after it
+    queue = _amqp.queue_name(app.name, "a")
+    async with await aio_pika.connect(AMQP_URL) as connection:
+        await (await connection.channel()).queue_delete(queue)
+    after = [event("orders", {"i": n}) for n in range(20)]
+    for ev in after:
+        await bus.publish([ev])
+    # Then the bus reopened the consumer's channel itself and every event was handled,
+    # and it said what it did
+    await eventually(lambda: {e.event_id for e in after} <= {e.event_id for _, e in rec.finished},
+                     timeout=30)
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "motia.bus"]
+
+    repaired = f"queue {queue} was deleted: declared again with its bindings, consuming it again"
+    await eventually(lambda: any(m.startswith(repaired) for m in said()), timeout=10)
+    assert any("its consumer is still not back" in m and "reopening its channel" in m
+               for m in said()), said()
+
+
 async def test_a_publish_no_queue_takes_is_sent_again_once_the_queue_is_back(
     buses: list[RabbitMQBus],
 ) -> None:

@@ -29,8 +29,9 @@ HANDLERS = {
 
 
 def children() -> set[int]:
-    """Live (non-zombie) processes whose parent is this test process."""
-    found = set()
+    """Live (non-zombie) descendants of this test process: workers forked by the fork
+    server are its children, not ours."""
+    parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -39,8 +40,12 @@ def children() -> set[int]:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
-            found.add(int(entry))
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    found, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
     return found
 
 
