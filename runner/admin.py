@@ -156,10 +156,12 @@ class _AdminApi:
         return _json({"app": self.rt.app.name, "admin": admin, "endpoints": describe(self.rt.app)})
 
     async def flow(self, request: web.Request) -> web.Response:
-        """Each step's flow-control rules in words and the events waiting on each now."""
+        """Each step's flow-control rules in words and the events waiting on each now, on
+        every replica together."""
         from motia.compiler.flowcontrol import describe
 
-        waiting = self.rt.flow_waiting.counts()
+        gauge = self.rt.flow_gauge
+        waiting = await gauge.app_wide() if gauge is not None else {}
         steps = {}
         for step in self.rt.app.steps:
             if step.flow_control is None:

@@ -34,6 +34,7 @@ from motia.runner._fasthooks import FastHookSet
 from motia.runner.admin import LogBuffer
 from motia.runner.bus.base import Event, EventBus, new_id
 from motia.runner.config import RunConfig
+from motia.runner.delivery.flow.gauge import WaitingGauge
 from motia.runner.delivery.flow.waiting import FlowWaiting
 from motia.runner.delivery.leases import LeaseKeeper
 from motia.runner.delivery.log import DeliveryLog
@@ -94,6 +95,8 @@ class Runtime:
             self.hooks.add(self.metrics)
         #: events each flow-control rule holds back now (the Workbench and /api/flow)
         self.flow_waiting = FlowWaiting()
+        #: publishes flow_waiting to the store; its `app_wide()` counts every replica's
+        self.flow_gauge: WaitingGauge | None = None
         if any(step.flow_control for step in app.steps):  # else it would only cost time
             self.hooks.add(self.flow_waiting)
         self.store: StateStore | None = None
@@ -163,6 +166,10 @@ class Runtime:
         self._push("leases", _ignore_grace(leases.close))
         self.delivery = DeliveryServices(invoker=self, store=self.store, leases=leases,
                                          logger=self.logger, hooks=self.hooks)
+        if any(step.flow_control for step in self.app.steps):
+            self.flow_gauge = WaitingGauge(self.store, self.flow_waiting)
+            self.flow_gauge.start()
+            self._push("flow gauge", _ignore_grace(self.flow_gauge.close))
         if self.app.streams:
             await self._start_streams()
         self.bus = create_bus(config.events, app=self.app, store=self.store, hooks=self.hooks,

@@ -41,6 +41,9 @@ ANSWER_GROUP = "__motia.answers"
 FLOW_GROUP = "__motia.flow"
 #: delayed events until due (runner/bus/delayed.py): key `<due ms>.<event id>`, the event
 DELAYED_GROUP = "__motia.delayed"
+#: each replica's waiting flow-control events (delivery/flow/gauge.py): key
+#: `<replica>.<generation>`, a short TTL, so a dead replica's entry vanishes by itself
+WAITING_GROUP = "__motia.flow.waiting"
 
 Number = int | float
 #: longest group name and key, in UTF-8 bytes (a key is part of a database index entry)
@@ -248,6 +251,28 @@ class StateStore(ABC):
     async def flow_sequence(self, name: str) -> int:
         """The next number (1, 2, ...) of the sequence `name`, atomically across replicas."""
         return int(await self._incr(FLOW_GROUP, name, 1))
+
+    async def put_gauge(self, replica: str, generation: int, value: Any, ttl: float) -> None:
+        """Publish `replica`'s gauge `value` for `ttl` seconds as its `generation`-th entry,
+        then drop the previous one: a reader never finds the replica without an entry while
+        it is alive (`gauges` keeps the newest generation when it sees both)."""
+        new = f"{_key(replica)}.{generation:012d}"
+        await self._add_if_absent(WAITING_GROUP, new, _encode(value), _ttl(ttl))
+        if generation > 0:
+            await self._delete(WAITING_GROUP, f"{replica}.{generation - 1:012d}")
+
+    async def drop_gauge(self, replica: str, generation: int) -> None:
+        """Remove `replica`'s entry now (it stops, or it has nothing to report)."""
+        await self._delete(WAITING_GROUP, f"{_key(replica)}.{generation:012d}")
+
+    async def gauges(self) -> dict[str, Any]:
+        """replica -> its newest live gauge value (expired entries are gone by themselves)."""
+        newest: dict[str, tuple[str, str]] = {}
+        for key, raw in (await self._items(WAITING_GROUP)).items():
+            replica, _, generation = key.rpartition(".")
+            if replica not in newest or generation > newest[replica][0]:
+                newest[replica] = (generation, raw)
+        return {replica: json.loads(raw) for replica, (_, raw) in newest.items()}
 
     # --- primitives a backend implements (JSON text in and out) -------------------------
 

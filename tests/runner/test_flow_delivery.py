@@ -204,20 +204,22 @@ async def test_a_retry_needs_a_slot_like_any_other_delivery(start: Start) -> Non
 
 
 async def test_rate_starts_at_most_limit_per_window_per_key(start: Start) -> None:
-    # Given 10 starts per second per key, and 2 keys x 60 events published at once
+    # Given 10 starts per second per key, and 2 keys x 30 events published at once
     cluster = await start("{rate: {limit: 10, per: 1s, key: key}}")
     await _warm_up(cluster)
-    events = [{"key": f"k{k}", "n": n} for n in range(60) for k in range(2)]
+    events = [{"key": f"k{k}", "n": n} for n in range(30) for k in range(2)]
     await _publish(cluster, events)
-    runs = await cluster.wait_runs(lambda r: len(r) >= 120, timeout=30)
+    runs = await cluster.wait_runs(lambda r: len(r) >= 60, timeout=30)
     # Then every event ran, and no 1 s window (aligned to the clock) saw more than 10
     # starts of one key
     assert sorted((r["key"], r["n"]) for r in runs) == sorted((e["key"], e["n"]) for e in events)
     per_window = Counter((r["key"], int(r["start"])) for r in runs)
     assert max(per_window.values()) <= 10
-    # And the limit was the bottleneck, not something slower: about 6 s for 60 a key
+    # And the limit was the bottleneck, not something slower: 30 a key span at least three
+    # windows (the first may be nearly over when they come), about 3 s
     first, last = min(r["start"] for r in runs), max(r["start"] for r in runs)
-    assert 4.0 <= last - first <= 9.0
+    assert len({int(r["start"]) for r in runs}) >= 3
+    assert 1.0 <= last - first <= 5.0
 
 
 # --- debounce ------------------------------------------------------------------------------
@@ -251,19 +253,19 @@ def _waiting(cluster: Cluster, rule: str = "debounce") -> int:
 async def test_order_runs_each_key_in_publish_order_one_at_a_time_through_retries(
     start: Start,
 ) -> None:
-    # Given order per key, 5 keys x 20 events from one publisher, and event 3 of each key
+    # Given order per key, 5 keys x 12 events from one publisher, and event 3 of each key
     # failing twice before it succeeds
     cluster = await start("{order: {key: key}}")
     events = [{"key": f"k{k}", "n": n, "fail": 2 if n == 3 else 0}
-              for n in range(20) for k in range(5)]
+              for n in range(12) for k in range(5)]
     for data in events:
         await cluster.first.emit("job", data)
-    runs = await cluster.wait_runs(lambda r: sum(x["ok"] for x in r) >= 100, timeout=60)
+    runs = await cluster.wait_runs(lambda r: sum(x["ok"] for x in r) >= 60, timeout=60)
     # Then each key's successful runs are in publish order, one at a time, and event 3's
     # two failures came before event 4 ran
     for key in (f"k{k}" for k in range(5)):
         mine = sorted((r for r in runs if r["key"] == key), key=lambda r: r["start"])
-        assert [r["n"] for r in mine if r["ok"]] == list(range(20))
+        assert [r["n"] for r in mine if r["ok"]] == list(range(12))
         assert [(r["n"], r["attempt"]) for r in mine[3:6]] == [(3, 1), (3, 2), (3, 3)]
     assert set(_most_at_once(runs).values()) == {1}
 

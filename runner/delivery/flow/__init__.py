@@ -7,7 +7,8 @@
 - debounce.py     a burst of one key runs once, with its last event
 - concurrency.py  at most `limit` deliveries of one key run at once (leases as slots)
 - rate.py         at most `limit` starts of one key per window (expiring window counters)
-- waiting.py      how many events wait on each rule now (a hooks observer)
+- waiting.py      how many events wait on each rule now on this replica (a hooks observer)
+- gauge.py        ... and on every replica: each publishes its own to the store, with a TTL
 - _wait.py        the few delays a waiting event is put back for; the key of a delivery
 
 Nothing is ever dropped: an event a rule holds back is deferred (`Defer`), so it waits in

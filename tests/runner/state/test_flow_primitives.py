@@ -42,3 +42,22 @@ async def test_sequences_and_kept_values(store: StateStore) -> None:
     assert await store.flow_get("next:k") == {"n": 3, "at": 1.5}
     # And the runtime's values are not user state
     assert await store.groups() == []
+
+
+async def test_each_replicas_gauge_is_its_newest_entry_until_its_ttl_passes(
+    store: StateStore,
+) -> None:
+    # Given two replicas' gauges, the first published twice
+    await store.put_gauge("r1", 0, {"work": {"e1": ["rate", 1.0]}}, 5)
+    await store.put_gauge("r2", 0, {"work": {"e2": ["order", 2.0]}}, 0.3)
+    await store.put_gauge("r1", 1, {"work": {"e3": ["rate", 3.0]}}, 5)
+    # Then each replica reads as its newest entry
+    assert await store.gauges() == {"r1": {"work": {"e3": ["rate", 3.0]}},
+                                    "r2": {"work": {"e2": ["order", 2.0]}}}
+    # And a gauge not published again is gone once its TTL passed
+    await asyncio.sleep(0.4)
+    assert await store.gauges() == {"r1": {"work": {"e3": ["rate", 3.0]}}}
+    # And a dropped gauge is gone at once; none of it is user state
+    await store.drop_gauge("r1", 1)
+    assert await store.gauges() == {}
+    assert await store.groups() == []
