@@ -41,7 +41,8 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     if loop_name() == "uvloop":
         import uvloop
 
-        return uvloop.new_event_loop
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+        return factory  # typed here: without uvloop installed mypy sees Any
     return asyncio.new_event_loop
 
 
@@ -50,5 +51,6 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     if loop_name() == "uvloop":
         import uvloop
 
-        return uvloop.run(main)
+        result: T = uvloop.run(main)
+        return result
     return asyncio.run(main)
