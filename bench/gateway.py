@@ -47,6 +47,8 @@ from motia.runner.config import RunConfig
 HERE = Path(__file__).resolve().parent
 # load generator clients: bench/_load.py's two, and Debian's wrk (`wrk -t2 -c64`) when installed
 CLIENTS = ("aiohttp", "raw", *(("wrk",) if shutil.which("wrk") else ()))
+#: issue 16: Motia's API steps against bare aiohttp, per load generator
+TARGETS = {"wrk": 0.65, "raw": 0.6}
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 PY_HANDLER = 'async def handler(req, ctx):\n    return {"status": 200, "body": {"hello": "world"}}\n'
 JS_HANDLER = "exports.handler = async (req, ctx) => ({ status: 200, body: { hello: 'world' } });\n"
@@ -219,11 +221,16 @@ async def main(args: argparse.Namespace) -> None:
                             result["p50_ms"], result["p99_ms"], f"{args.concurrency} conns",
                             f"{result['rps'] / bare['rps']:.2f}x bare"))
     for client, results in best.items():
-        bare, python = results["bare aiohttp"], results["motia python"]
-        verdict = "met" if python["rps"] >= 0.5 * bare["rps"] else "NOT met"
-        print(f"gateway target motia python >= 50% of bare aiohttp ({client} client): "
-              f"{verdict} ({python['rps'] / bare['rps']:.0%}; server CPU per request "
-              f"{bare['cpu_us'] / python['cpu_us']:.0%} of bare's efficiency)", flush=True)
+        target = TARGETS.get(client)
+        if target is None:  # the aiohttp client caps bare aiohttp: no target is judged on it
+            continue
+        bare = results["bare aiohttp"]
+        for name in ("motia python", "motia node"):
+            step = results[name]
+            verdict = "met" if step["rps"] >= target * bare["rps"] else "NOT met"
+            print(f"gateway target {name} >= {target:.0%} of bare aiohttp ({client} client): "
+                  f"{verdict} ({step['rps'] / bare['rps']:.0%}; server CPU per request "
+                  f"{bare['cpu_us'] / step['cpu_us']:.0%} of bare's efficiency)", flush=True)
     if args.readme:
         update_rows("gateway", rows)
 
