@@ -117,3 +117,24 @@ def tree(spans: list[Received]) -> list[tuple[str, str, str]]:
     by_id = {s.span_id: s for s in spans}
     return sorted((s.name, s.kind, by_id[s.parent].name if s.parent in by_id else
                    ("<remote>" if s.parent else "")) for s in spans)
+
+
+#: the example app's POST /orders -> order.placed (Node.js) -> payment.charged (Python)
+CHECKOUT_TREE = [
+    ("POST /orders", "server", "<remote>"),
+    ("deliver order.placed", "consumer", "publish order.placed"),
+    ("deliver payment.charged", "consumer", "publish payment.charged"),
+    ("invoke charge-payment", "internal", "deliver order.placed"),
+    ("invoke create-order", "internal", "POST /orders"),
+    ("invoke send-receipt", "internal", "deliver payment.charged"),
+    ("publish order.placed", "producer", "invoke create-order"),
+    ("publish payment.charged", "producer", "invoke charge-payment"),
+    ("publish receipt.sent", "producer", "invoke send-receipt"),
+    ("state get", "client", "invoke send-receipt"),
+    ("state incr", "client", "invoke charge-payment"),
+    ("state incr", "client", "invoke charge-payment"),
+    ("state set", "client", "invoke charge-payment"),
+    ("state set", "client", "invoke create-order"),
+    ("state set", "client", "invoke send-receipt"),
+    ("state update", "client", "invoke send-receipt"),
+]

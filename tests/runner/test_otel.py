@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _otlp_receiver import OtlpReceiver, Received, tree
+from _otlp_receiver import CHECKOUT_TREE, OtlpReceiver, Received, tree
 from _runtime_projects import REPO, copy_example
 
 from motia.errors import UsageError
@@ -26,25 +26,6 @@ ORDER = {"customer": "ada@example.com", "currency": "EUR",
 INCOMING = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 TRACE_ID, CALLER = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
-#: the example app's POST /orders -> order.placed (Node.js) -> payment.charged (Python)
-CHECKOUT_TREE = [
-    ("POST /orders", "server", "<remote>"),
-    ("deliver order.placed", "consumer", "publish order.placed"),
-    ("deliver payment.charged", "consumer", "publish payment.charged"),
-    ("invoke charge-payment", "internal", "deliver order.placed"),
-    ("invoke create-order", "internal", "POST /orders"),
-    ("invoke send-receipt", "internal", "deliver payment.charged"),
-    ("publish order.placed", "producer", "invoke create-order"),
-    ("publish payment.charged", "producer", "invoke charge-payment"),
-    ("publish receipt.sent", "producer", "invoke send-receipt"),
-    ("state get", "client", "invoke send-receipt"),
-    ("state incr", "client", "invoke charge-payment"),
-    ("state incr", "client", "invoke charge-payment"),
-    ("state set", "client", "invoke charge-payment"),
-    ("state set", "client", "invoke create-order"),
-    ("state set", "client", "invoke send-receipt"),
-    ("state update", "client", "invoke send-receipt"),
-]
 
 
 @pytest.fixture
